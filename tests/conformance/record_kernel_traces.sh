@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Runs every scenario of binder_scenarios.c on the real kernel Binder driver inside
+# ../shared/tools/binder-vm and writes one normalized trace per scenario into OUT_DIR
+# (default: tests/conformance/expected, the checked-in kernel reference).
+# Usage: record_kernel_traces.sh [OUT_DIR]
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+out=${1:-$here/expected}
+vm=${BINDER_VM:-$here/../../../shared/tools/binder-vm/binder-vm}
+[ -x "$vm" ] || { echo "binder-vm not found at $vm (set BINDER_VM)" >&2; exit 2; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+gcc -O1 -static -Wall -Wextra -Werror -o "$tmp/binder_scenarios" "$here/binder_scenarios.c"
+"$vm" -q --timeout 300 --add "$tmp/binder_scenarios" --shell-cmd \
+  'for s in $(/opt/binder_scenarios list); do echo "### $s"; /opt/binder_scenarios $s; echo "### rc=$?"; done' \
+  > "$tmp/all.txt"
+mkdir -p "$out"
+awk -v out="$out" '
+  /^### rc=/ { if (name != "") { print $0 >> (out "/" name ".trace"); close(out "/" name ".trace") } name = ""; next }
+  /^### / { name = $2; printf "" > (out "/" name ".trace"); next }
+  name != "" { print >> (out "/" name ".trace") }
+' "$tmp/all.txt"
+n=$(ls "$out"/*.trace | wc -l)
+echo "recorded $n kernel traces into $out"
