@@ -3,8 +3,21 @@
 # ../shared/tools/binder-vm and writes one normalized trace per scenario into OUT_DIR
 # (default: tests/conformance/expected, the checked-in kernel reference).
 # Usage: record_kernel_traces.sh [OUT_DIR]
+#        record_kernel_traces.sh --check   (record into a temp dir, diff with expected/)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+if [ "${1:-}" = --check ]; then
+  chk=$(mktemp -d)
+  trap 'rm -rf "$chk"' EXIT
+  "$0" "$chk"
+  status=0
+  for f in "$here"/expected/*.trace; do
+    "$here/compare_traces.sh" "$f" "$chk/$(basename "$f")" || { echo "differs: $f"; status=1; }
+  done
+  [ $status = 0 ] && echo "kernel reference traces unchanged"
+  exit $status
+  exit 0
+fi
 out=${1:-$here/expected}
 vm=${BINDER_VM:-$here/../../../shared/tools/binder-vm/binder-vm}
 [ -x "$vm" ] || { echo "binder-vm not found at $vm (set BINDER_VM)" >&2; exit 2; }
