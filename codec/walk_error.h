@@ -8,23 +8,23 @@
 namespace nb::codec {
 
 enum class WalkError : uint8_t {
-  kOffsetsSizeUnaligned,   // offsets_size % 8 != 0                                  EINVAL
-  kBuffersSizeUnaligned,   // buffers_size % 8 != 0                                  EINVAL
-  kSizeOverflow,           // data + offsets + buffers sizes overflow                 EINVAL
-  kOffsetBeyondData,       // object offset > data_size (the gap copy would overrun)  EFAULT
-  kOffsetOverlaps,         // offset before the end of the previous object            EFAULT
-  kOffsetUnaligned,        // offset % 4 != 0 (CVE-2024-26926)                        EINVAL
-  kObjectTruncated,        // object header or body crosses data_size                 EINVAL
-  kUnknownType,            // hdr.type is none of the seven                           EINVAL
-  kPtrTooLarge,            // PTR length > remaining scatter-gather space             EINVAL
-  kParentInvalid,          // parent index >= own index (CVE-2020-0041)               EINVAL
-  kParentNotPtr,           // parent is not a PTR object                              EINVAL
-  kFixupOutOfOrder,        // fixup not in the last PTR or its ancestors, or below
-                           // the previous fixup in it                                EINVAL
-  kFixupOutOfBounds,       // PTR fixup: parent.length < 8 or offset > length - 8     EINVAL
-  kFdaCountOverflow,       // num_fds * 4 overflows                                   EINVAL
-  kFdaOutOfBounds,         // fd array does not fit at parent_offset in the parent    EINVAL
-  kFdaUnaligned,           // fd array not 4-aligned in the target or the sender      EINVAL
+  kOffsetsSizeUnaligned,  // offsets_size % 8 != 0                                  EINVAL
+  kBuffersSizeUnaligned,  // buffers_size % 8 != 0                                  EINVAL
+  kSizeOverflow,          // data + offsets + buffers sizes overflow                 EINVAL
+  kOffsetBeyondData,      // object offset > data_size (the gap copy would overrun)  EFAULT
+  kOffsetOverlaps,        // offset before the end of the previous object            EFAULT
+  kOffsetUnaligned,       // offset % 4 != 0 (CVE-2024-26926)                        EINVAL
+  kObjectTruncated,       // object header or body crosses data_size                 EINVAL
+  kUnknownType,           // hdr.type is none of the seven                           EINVAL
+  kPtrTooLarge,           // PTR length > remaining scatter-gather space             EINVAL
+  kParentInvalid,         // parent index >= own index (CVE-2020-0041)               EINVAL
+  kParentNotPtr,          // parent is not a PTR object                              EINVAL
+  kFixupOutOfOrder,       // fixup not in the last PTR or its ancestors, or below
+                          // the previous fixup in it                                EINVAL
+  kFixupOutOfBounds,      // PTR fixup: parent.length < 8 or offset > length - 8     EINVAL
+  kFdaCountOverflow,      // num_fds * 4 overflows                                   EINVAL
+  kFdaOutOfBounds,        // fd array does not fit at parent_offset in the parent    EINVAL
+  kFdaUnaligned,          // fd array not 4-aligned in the target or the sender      EINVAL
 };
 
 const char* walkErrorName(WalkError error);

@@ -14,9 +14,8 @@ if [ "${1:-}" = --check ]; then
   for f in "$here"/expected/*.trace; do
     "$here/compare_traces.sh" "$f" "$chk/$(basename "$f")" || { echo "differs: $f"; status=1; }
   done
-  [ $status = 0 ] && echo "kernel reference traces unchanged"
+  if [ $status = 0 ]; then echo "kernel reference traces unchanged"; fi
   exit $status
-  exit 0
 fi
 out=${1:-$here/expected}
 vm=${BINDER_VM:-$here/../../../shared/tools/binder-vm/binder-vm}
