@@ -1,0 +1,650 @@
+// nb_binder_client: see binder_client.h. Hidden descriptors are used through raw syscalls so that
+// the LD_PRELOAD shim, which links this library, never sees (and re-enters on) its own close/mmap.
+#include "local_driver/client/binder_client.h"
+
+#include <fcntl.h>
+#include <linux/android/binder.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "local_driver/client/safe_memory.h"
+#include "local_driver/client/seqpacket.h"
+#include "local_driver/client/wire.h"
+
+namespace nb::client {
+namespace {
+
+int sysClose(int fd) { return static_cast<int>(::syscall(SYS_close, fd)); }
+int sysFcntl(int fd, int cmd, long arg) {
+  return static_cast<int>(::syscall(SYS_fcntl, fd, cmd, arg));
+}
+void* sysMmap(void* addr, size_t len, int prot, int flags, int fd, off_t off) {
+  return reinterpret_cast<void*>(::syscall(SYS_mmap, addr, len, prot, flags, fd, off));
+}
+int sysMunmap(void* addr, size_t len) { return static_cast<int>(::syscall(SYS_munmap, addr, len)); }
+pid_t sysGettid() { return static_cast<pid_t>(::syscall(SYS_gettid)); }
+
+// One thread's connection to one open; shared by the thread's TLS entry and the File so whoever
+// goes first closes it exactly once.
+struct ThreadConn {
+  std::atomic<int> fd{-1};
+  void close() {
+    int old = fd.exchange(-1);
+    if (old >= 0) {
+      sysClose(old);
+    }
+  }
+};
+
+// One open of a device (the kernel's struct file + binder_proc handle on the client side).
+// Lives while a user fd refers to it, its area is mapped, or a call is using it.
+struct File {
+  uint64_t id = 0;
+  std::string socket_path;
+  uint64_t token = 0;
+  pid_t opener_pid = 0;
+  std::mutex mu;        // serialises control requests and guards the fields below
+  int control_fd = -1;  // control connection; closing it releases the process in binderd
+  std::vector<std::shared_ptr<ThreadConn>> thread_conns;
+  std::vector<pid_t> poll_tids;
+  uint64_t map_addr = 0;
+  uint64_t map_len = 0;
+  bool mapped = false;
+
+  ~File() {
+    for (auto& conn : thread_conns) {
+      conn->close();
+    }
+    if (control_fd >= 0) {
+      sysClose(control_fd);
+    }
+  }
+
+  // Sends a control request and waits for its reply. Caller holds mu.
+  int controlCall(wire::Op op, std::span<const uint8_t> payload, Message& reply) {
+    int err = sendMessage(control_fd, op, 0, payload);
+    if (err == 0) {
+      err = recvMessage(control_fd, reply);
+    }
+    if (err != 0) {
+      return err == ECONNRESET || err == EPIPE ? EIO : err;
+    }
+    if (reply.op() != wire::Op::kReply) {
+      reply.closeFds();
+      return EPROTO;
+    }
+    return reply.header.error;
+  }
+};
+
+using FilePtr = std::shared_ptr<File>;
+
+constexpr int kMaxTrackedFd = 1 << 16;
+std::atomic<uint64_t> g_fd_bits[kMaxTrackedFd / 64];
+std::atomic<uint64_t> g_next_file_id{1};
+std::atomic<int> g_mapped_count{0};
+
+// Guards the maps; never held across a socket call.
+std::mutex& tableMutex() {
+  static std::mutex mu;
+  return mu;
+}
+std::unordered_map<int, FilePtr>& fdTable() {
+  static auto* table = new std::unordered_map<int, FilePtr>();  // never destroyed: used at exit
+  return *table;
+}
+std::vector<FilePtr>& mappedFiles() {
+  static auto* files = new std::vector<FilePtr>();
+  return *files;
+}
+
+bool bitTest(int fd) {
+  if (fd < 0 || fd >= kMaxTrackedFd) {
+    return false;
+  }
+  return (g_fd_bits[fd / 64].load(std::memory_order_acquire) >> (fd % 64)) & 1;
+}
+void bitSet(int fd, bool on) {
+  uint64_t mask = uint64_t{1} << (fd % 64);
+  if (on) {
+    g_fd_bits[fd / 64].fetch_or(mask, std::memory_order_release);
+  } else {
+    g_fd_bits[fd / 64].fetch_and(~mask, std::memory_order_release);
+  }
+}
+
+FilePtr lookup(int fd) {
+  if (!bitTest(fd)) {
+    return nullptr;
+  }
+  std::lock_guard lock(tableMutex());
+  auto it = fdTable().find(fd);
+  return it == fdTable().end() ? nullptr : it->second;
+}
+
+bool registerFd(int fd, FilePtr file) {
+  if (fd < 0 || fd >= kMaxTrackedFd) {
+    return false;
+  }
+  std::lock_guard lock(tableMutex());
+  fdTable()[fd] = std::move(file);
+  bitSet(fd, true);
+  return true;
+}
+
+FilePtr unregisterFd(int fd) {
+  if (!bitTest(fd)) {
+    return nullptr;
+  }
+  std::lock_guard lock(tableMutex());
+  auto it = fdTable().find(fd);
+  if (it == fdTable().end()) {
+    return nullptr;
+  }
+  FilePtr file = std::move(it->second);
+  fdTable().erase(it);
+  bitSet(fd, false);
+  return file;
+}
+
+// Per-thread connections, keyed by File::id (never reused).
+struct TlsEntry {
+  uint64_t file_id;
+  pid_t pid;  // a forked child must not reuse its parent's connection
+  std::shared_ptr<ThreadConn> conn;
+};
+struct ThreadState {
+  std::vector<TlsEntry> entries;
+  ~ThreadState() {
+    for (auto& e : entries) {
+      if (e.pid == ::getpid()) {
+        e.conn->close();
+      }
+    }
+  }
+};
+thread_local ThreadState t_state;
+
+std::string socketDir() {
+  const char* dir = std::getenv("NETBINDER_DIR");
+  return dir != nullptr && dir[0] != '\0' ? dir : "/run/netbinder";
+}
+
+std::string resolveSocketPath(const char* device) {
+  std::string path(device);
+  if (path.find('/') == std::string::npos) {
+    return socketDir() + "/" + path;
+  }
+  struct stat st {};
+  if (::stat(device, &st) == 0 && S_ISSOCK(st.st_mode)) {
+    return path;
+  }
+  std::string name = path.substr(path.rfind('/') + 1);
+  return socketDir() + "/" + name;
+}
+
+int fail(int err) {
+  errno = err;
+  return -1;
+}
+
+// Returns the calling thread's connection for `file`, connecting and attaching on first use.
+std::shared_ptr<ThreadConn> threadConn(File& file, int* err) {
+  const pid_t pid = ::getpid();
+  auto& entries = t_state.entries;
+  for (auto it = entries.begin(); it != entries.end(); ++it) {
+    if (it->file_id != file.id) {
+      continue;
+    }
+    if (it->pid == pid && it->conn->fd.load() >= 0) {
+      return it->conn;
+    }
+    if (it->pid == pid) {
+      it->conn->close();
+    }
+    entries.erase(it);
+    break;
+  }
+  int sock = connectSeqpacket(file.socket_path.c_str());
+  if (sock < 0) {
+    *err = -sock == ENOENT || -sock == ECONNREFUSED ? EIO : -sock;
+    return nullptr;
+  }
+  wire::AttachRequest attach;
+  attach.token = file.token;
+  attach.tid = sysGettid();
+  Message reply;
+  int e = sendMessage(sock, wire::Op::kAttach, 0, bytesOf(attach));
+  if (e == 0) {
+    e = recvMessage(sock, reply);
+  }
+  if (e == 0 && reply.op() != wire::Op::kReply) {
+    e = EPROTO;
+  }
+  if (e == 0) {
+    e = reply.header.error;
+  }
+  reply.closeFds();
+  if (e != 0) {
+    sysClose(sock);
+    *err = e == ECONNRESET ? EIO : e;
+    return nullptr;
+  }
+  auto conn = std::make_shared<ThreadConn>();
+  conn->fd.store(sock);
+  {
+    std::lock_guard lock(file.mu);
+    file.thread_conns.push_back(conn);
+  }
+  entries.push_back({file.id, pid, conn});
+  return conn;
+}
+
+// The C driver reports a failed copy of these arguments as EINVAL rather than EFAULT (§2).
+int copyFaultErrno(uint32_t cmd) {
+  switch (cmd) {
+    case BINDER_SET_MAX_THREADS:
+    case BINDER_SET_CONTEXT_MGR_EXT:
+    case BINDER_VERSION:
+      return EINVAL;
+    default:
+      return EFAULT;
+  }
+}
+
+// Receives the daemon's answer to a kIoctl: installs files when asked, then returns the kReply.
+int awaitIoctlReply(int sock, Message& reply) {
+  for (;;) {
+    int err = recvMessage(sock, reply);
+    if (err != 0) {
+      return err == ECONNRESET ? EIO : err;
+    }
+    if (reply.op() == wire::Op::kReply) {
+      return 0;
+    }
+    if (reply.op() != wire::Op::kInstallFds) {
+      reply.closeFds();
+      return EPROTO;
+    }
+    // The files arrived with MSG_CMSG_CLOEXEC, as the kernel installs them (O_CLOEXEC).
+    std::vector<int32_t> numbers(reply.fds.begin(), reply.fds.end());
+    reply.fds.clear();
+    err = sendMessage(
+        sock, wire::Op::kFdsInstalled, 0,
+        {reinterpret_cast<const uint8_t*>(numbers.data()), numbers.size() * sizeof(int32_t)});
+    if (err != 0) {
+      return EIO;
+    }
+  }
+}
+
+int doIoctl(File& file, int fd, uint32_t cmd, uint64_t arg) {
+  const uint32_t size = _IOC_SIZE(cmd);
+  const uint32_t dir = _IOC_DIR(cmd);
+  if (dir == _IOC_NONE || size > wire::kMaxIoctlArg) {
+    return EINVAL;
+  }
+  std::vector<uint8_t> arg_bytes(size);
+  if ((dir & _IOC_WRITE) != 0 && !safeRead(arg, arg_bytes.data(), size)) {
+    return copyFaultErrno(cmd);
+  }
+  wire::IoctlRequest req;
+  req.cmd = cmd;
+  req.arg_size = size;
+  int fl = sysFcntl(fd, F_GETFL, 0);
+  if (fl >= 0 && (fl & O_NONBLOCK) != 0) {
+    req.flags |= wire::kIoctlNonblock;
+  }
+  std::vector<uint8_t> write_bytes;
+  binder_write_read bwr{};
+  const bool is_wr = cmd == BINDER_WRITE_READ;
+  if (is_wr) {
+    std::memcpy(&bwr, arg_bytes.data(), sizeof(bwr));
+    if (bwr.write_size > bwr.write_consumed &&
+        bwr.write_size - bwr.write_consumed <= wire::kMaxInlineWrite) {
+      write_bytes.resize(bwr.write_size - bwr.write_consumed);
+      if (!safeRead(bwr.write_buffer + bwr.write_consumed, write_bytes.data(),
+                    write_bytes.size())) {
+        return EFAULT;
+      }
+      req.flags |= wire::kIoctlWriteInline;
+    }
+    if (bwr.read_size > bwr.read_consumed) {
+      req.read_capacity = static_cast<uint32_t>(
+          std::min<uint64_t>(bwr.read_size - bwr.read_consumed, wire::kMaxReadChunk));
+    }
+  }
+  int err = 0;
+  auto conn = threadConn(file, &err);
+  if (!conn) {
+    return err;
+  }
+  const int sock = conn->fd.load();
+  const std::span<const uint8_t> parts[3] = {bytesOf(req), arg_bytes, write_bytes};
+  err = sendMessage(sock, wire::Op::kIoctl, 0, parts);
+  if (err != 0) {
+    return EIO;
+  }
+  Message reply;
+  err = awaitIoctlReply(sock, reply);
+  if (err != 0) {
+    conn->close();
+    return err;
+  }
+  wire::IoctlReply head;
+  const auto& p = reply.payload;
+  if (p.size() < sizeof(head)) {
+    conn->close();
+    return EPROTO;
+  }
+  std::memcpy(&head, p.data(), sizeof(head));
+  const size_t need = sizeof(head) + size_t{head.arg_size} + head.read_size +
+                      size_t{head.close_count} * sizeof(int32_t);
+  if (need != p.size() || head.arg_size > size || head.read_size > req.read_capacity) {
+    conn->close();
+    return EPROTO;
+  }
+  const uint8_t* cursor = p.data() + sizeof(head);
+  const uint8_t* out_arg = cursor;
+  const uint8_t* read_bytes = cursor + head.arg_size;
+  const uint8_t* close_list = read_bytes + head.read_size;
+  for (uint32_t i = 0; i < head.close_count; ++i) {
+    int32_t victim;
+    std::memcpy(&victim, close_list + i * sizeof(int32_t), sizeof(victim));
+    if (victim >= 0 && !bitTest(victim)) {
+      sysClose(victim);
+    }
+  }
+  int result = reply.header.error;
+  if (is_wr && head.read_size > 0 &&
+      !safeWrite(bwr.read_buffer + bwr.read_consumed, read_bytes, head.read_size)) {
+    result = EFAULT;
+  }
+  const bool copy_back = is_wr || (result == 0 && (dir & _IOC_READ) != 0);
+  if (copy_back && head.arg_size > 0 && !safeWrite(arg, out_arg, head.arg_size)) {
+    return copyFaultErrno(cmd);
+  }
+  return result;
+}
+
+// Releases the user-visible side of an open: flush in binderd (kernel flush on every close).
+void flushFile(File& file) {
+  std::lock_guard lock(file.mu);
+  Message reply;
+  (void)file.controlCall(wire::Op::kFlush, {}, reply);
+}
+
+}  // namespace
+}  // namespace nb::client
+
+using nb::client::File;
+using nb::client::FilePtr;
+namespace wire = nb::client::wire;
+
+extern "C" {
+
+int nb_binder_open(const char* device_path_or_name, int flags) {
+  using namespace nb::client;
+  if (device_path_or_name == nullptr) {
+    return fail(EFAULT);
+  }
+  auto file = std::make_shared<File>();
+  file->id = g_next_file_id.fetch_add(1);
+  file->socket_path = resolveSocketPath(device_path_or_name);
+  file->opener_pid = ::getpid();
+  int sock = connectSeqpacket(file->socket_path.c_str());
+  if (sock < 0) {
+    return fail(-sock == ECONNREFUSED ? ENOENT : -sock);
+  }
+  file->control_fd = sock;
+  wire::OpenRequest open_req;
+  open_req.open_flags = static_cast<uint32_t>(flags);
+  Message reply;
+  int err = sendMessage(sock, wire::Op::kOpen, 0, bytesOf(open_req));
+  if (err == 0) {
+    err = recvMessage(sock, reply);
+  }
+  if (err == 0 && reply.op() != wire::Op::kReply) {
+    err = EPROTO;
+  }
+  if (err == 0 && reply.header.error != 0) {
+    err = reply.header.error;
+  }
+  if (err == 0 && (reply.payload.size() != sizeof(wire::OpenReply) || reply.fds.size() != 1)) {
+    err = EPROTO;
+  }
+  if (err != 0) {
+    reply.closeFds();
+    return fail(err == ECONNRESET ? EIO : err);
+  }
+  wire::OpenReply open_reply;
+  std::memcpy(&open_reply, reply.payload.data(), sizeof(open_reply));
+  file->token = open_reply.token;
+  int fd = reply.fds[0];
+  if ((flags & O_CLOEXEC) == 0) {
+    sysFcntl(fd, F_SETFD, 0);
+  }
+  if ((flags & O_NONBLOCK) != 0) {
+    sysFcntl(fd, F_SETFL, O_NONBLOCK);
+  }
+  if (!registerFd(fd, file)) {
+    sysClose(fd);
+    return fail(EMFILE);
+  }
+  return fd;
+}
+
+int nb_binder_ioctl(int fd, unsigned long request, void* arg) {
+  using namespace nb::client;
+  FilePtr file = lookup(fd);
+  if (!file) {
+    return fail(EBADF);
+  }
+  int err = doIoctl(*file, fd, static_cast<uint32_t>(request), reinterpret_cast<uint64_t>(arg));
+  return err == 0 ? 0 : fail(err);
+}
+
+void* nb_binder_mmap(void* addr, size_t len, int prot, int flags, int fd, off_t /*off*/) {
+  using namespace nb::client;
+  FilePtr file = lookup(fd);
+  if (!file) {
+    errno = EBADF;
+    return MAP_FAILED;
+  }
+  if (::getpid() != file->opener_pid) {
+    errno = EINVAL;
+    return MAP_FAILED;
+  }
+  std::lock_guard lock(file->mu);
+  wire::MmapRequest req;
+  req.length = len;
+  req.prot = static_cast<uint32_t>(prot);
+  req.flags = static_cast<uint32_t>(flags);
+  Message reply;
+  int err = file->controlCall(wire::Op::kMmap, bytesOf(req), reply);
+  if (err == 0 && (reply.fds.size() != 1 || reply.payload.size() != sizeof(wire::MmapReply))) {
+    err = EPROTO;
+  }
+  if (err != 0) {
+    reply.closeFds();
+    errno = err;
+    return MAP_FAILED;
+  }
+  const int memfd = reply.fds[0];
+  reply.fds.clear();
+  const int keep =
+      flags & (MAP_FIXED | MAP_FIXED_NOREPLACE | MAP_POPULATE | MAP_NORESERVE | MAP_LOCKED);
+  void* where = sysMmap(addr, len, prot & ~PROT_WRITE, MAP_SHARED | keep, memfd, 0);
+  int map_err = where == MAP_FAILED ? errno : 0;
+  sysClose(memfd);
+  wire::MmapCommit commit;
+  commit.addr = where == MAP_FAILED ? 0 : reinterpret_cast<uint64_t>(where);
+  commit.length = len;
+  Message commit_reply;
+  err = file->controlCall(wire::Op::kMmapCommit, bytesOf(commit), commit_reply);
+  commit_reply.closeFds();
+  if (map_err != 0 || err != 0) {
+    if (where != MAP_FAILED) {
+      sysMunmap(where, len);
+    }
+    errno = map_err != 0 ? map_err : err;
+    return MAP_FAILED;
+  }
+  file->mapped = true;
+  file->map_addr = commit.addr;
+  file->map_len = len;
+  {
+    std::lock_guard table_lock(tableMutex());
+    mappedFiles().push_back(file);
+    g_mapped_count.fetch_add(1);
+  }
+  return where;
+}
+
+bool nb_binder_is_binder_mapping(const void* addr, size_t len) {
+  using namespace nb::client;
+  if (g_mapped_count.load(std::memory_order_acquire) == 0) {
+    return false;
+  }
+  const uint64_t start = reinterpret_cast<uint64_t>(addr);
+  std::lock_guard lock(tableMutex());
+  for (const auto& file : mappedFiles()) {
+    if (start < file->map_addr + file->map_len && file->map_addr < start + len) {
+      return true;
+    }
+  }
+  return false;
+}
+
+int nb_binder_munmap(void* addr, size_t len) {
+  using namespace nb::client;
+  if (sysMunmap(addr, len) != 0) {
+    return -1;
+  }
+  if (g_mapped_count.load(std::memory_order_acquire) == 0) {
+    return 0;
+  }
+  const uint64_t start = reinterpret_cast<uint64_t>(addr);
+  std::vector<FilePtr> hit;
+  {
+    std::lock_guard lock(tableMutex());
+    auto& files = mappedFiles();
+    for (auto it = files.begin(); it != files.end();) {
+      File& f = **it;
+      if (start < f.map_addr + f.map_len && f.map_addr < start + len) {
+        hit.push_back(std::move(*it));
+        it = files.erase(it);
+        g_mapped_count.fetch_sub(1);
+      } else {
+        ++it;
+      }
+    }
+  }
+  for (auto& file : hit) {
+    std::lock_guard lock(file->mu);
+    file->mapped = false;
+    wire::MmapCommit unmap;
+    unmap.addr = file->map_addr;
+    unmap.length = file->map_len;
+    Message reply;
+    (void)file->controlCall(wire::Op::kMunmap, bytesOf(unmap), reply);
+  }
+  return 0;
+}
+
+int nb_binder_close(int fd) {
+  using namespace nb::client;
+  FilePtr file = unregisterFd(fd);
+  if (!file) {
+    return fail(EBADF);
+  }
+  flushFile(*file);
+  return nb::client::sysClose(fd);
+}
+
+bool nb_binder_is_binder_fd(int fd) { return nb::client::bitTest(fd); }
+
+bool nb_binder_forget_fd(int fd) { return nb::client::unregisterFd(fd) != nullptr; }
+
+int nb_binder_fcntl_dupfd(int fd, int cmd, int minfd) {
+  using namespace nb::client;
+  FilePtr file = lookup(fd);
+  if (!file) {
+    return fail(EBADF);
+  }
+  int nfd = sysFcntl(fd, cmd, minfd);
+  if (nfd < 0) {
+    return -1;
+  }
+  if (!registerFd(nfd, file)) {
+    sysClose(nfd);
+    return fail(EMFILE);
+  }
+  return nfd;
+}
+
+int nb_binder_dup(int fd) { return nb_binder_fcntl_dupfd(fd, F_DUPFD, 0); }
+
+int nb_binder_dup3(int oldfd, int newfd, int flags) {
+  using namespace nb::client;
+  FilePtr file = lookup(oldfd);
+  if (!file) {
+    return fail(EBADF);
+  }
+  if (oldfd == newfd) {
+    // dup2 semantics (dup3 rejects this with EINVAL before we are called).
+    return newfd;
+  }
+  int r = static_cast<int>(::syscall(SYS_dup3, oldfd, newfd, flags));
+  if (r < 0) {
+    return -1;
+  }
+  // newfd was silently closed by dup3: if it was a binder fd, that was a close() of it.
+  if (FilePtr old = unregisterFd(newfd)) {
+    flushFile(*old);
+  }
+  if (!registerFd(newfd, file)) {
+    sysClose(newfd);
+    return fail(EMFILE);
+  }
+  return newfd;
+}
+
+int nb_binder_poll_prepare(int fd) {
+  using namespace nb::client;
+  FilePtr file = lookup(fd);
+  if (!file) {
+    return fail(EBADF);
+  }
+  const pid_t tid = sysGettid();
+  std::lock_guard lock(file->mu);
+  if (std::find(file->poll_tids.begin(), file->poll_tids.end(), tid) != file->poll_tids.end()) {
+    return 0;
+  }
+  wire::PollRegister reg;
+  reg.tid = tid;
+  Message reply;
+  int err = file->controlCall(wire::Op::kPollRegister, bytesOf(reg), reply);
+  reply.closeFds();
+  if (err != 0) {
+    return fail(err);
+  }
+  file->poll_tids.push_back(tid);
+  return 0;
+}
+
+}  // extern "C"
