@@ -1,0 +1,437 @@
+// Multi-process tests of binderd through the client library (ctest label "integration"): each
+// test starts the built binderd in a private directory and runs scenario roles in forked
+// children. Tests that need a working nb_driver_core skip themselves while the core is the stub
+// (it answers ENOSYS), so they report "pending on the core" instead of failing.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <string>
+#include <thread>
+
+#include "gtest/gtest.h"
+#include "local_driver/client/binder_client.h"
+#include "tests/local_driver/io/binderd_harness.h"
+
+namespace nb::testing {
+namespace {
+
+constexpr uint32_t kPing = 0x50494e47;  // "PING"
+constexpr uint32_t kPong = 0x504f4e47;
+
+class BinderdTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_TRUE(daemon_.start()) << "binderd did not start"; }
+
+  // Skips the test while nb_driver_core is the stub.
+  bool coreReady() {
+    BinderClient probe(daemon_.socket());
+    int32_t v = 0;
+    return probe.ok() && probe.version(&v) != ENOSYS;
+  }
+
+  Daemon daemon_;
+};
+
+#define REQUIRE_CORE()                                                     \
+  if (!coreReady()) {                                                      \
+    GTEST_SKIP() << "pending on nb_driver_core (its stub answers ENOSYS)"; \
+  }
+
+// Server role: become the context manager, tell `ready`, answer `calls` transactions on handle 0
+// (sync ones with a PONG reply), then exit 0. Returns a distinct code per failure.
+int serveContextManager(const std::string& socket, Pipe& ready, int calls,
+                        Pipe* entered = nullptr) {
+  BinderClient b(socket);
+  int32_t v;
+  if (!b.ok() || b.map() != 0 || b.version(&v) != 0 || v != BINDER_CURRENT_PROTOCOL_VERSION) {
+    return 10;
+  }
+  int32_t unused = 0;
+  if (b.ioctl(BINDER_SET_CONTEXT_MGR, &unused) != 0) {
+    return 11;
+  }
+  std::vector<uint8_t> w;
+  BinderClient::putU32(w, BC_ENTER_LOOPER);
+  if (b.writeRead(w, nullptr, 0) != 0) {
+    return 12;
+  }
+  ready.send(1);
+  for (int done = 0; done < calls;) {
+    if (entered != nullptr) {
+      entered->send(1);
+    }
+    std::vector<Returned> got;
+    if (b.transact({}, {BR_TRANSACTION}, &got) != 0) {
+      return 13;
+    }
+    const Returned& t = got.back();
+    uint32_t word = 0;
+    if (t.data.size() != sizeof(word)) {
+      return 14;
+    }
+    std::memcpy(&word, t.data.data(), sizeof(word));
+    if (word != kPing) {
+      return 15;
+    }
+    std::vector<uint8_t> reply;
+    BinderClient::putFreeBuffer(reply, t.txn.data.ptr.buffer);
+    if ((t.txn.flags & TF_ONE_WAY) == 0) {
+      BinderClient::putTransaction(reply, BC_REPLY, 0, 0, 0, &kPong, sizeof(kPong));
+      std::vector<Returned> after;
+      if (b.transact(reply, {BR_TRANSACTION_COMPLETE}, &after) != 0) {
+        return 16;
+      }
+    } else if (b.writeRead(reply, nullptr, 0) != 0) {
+      return 17;
+    }
+    ++done;
+  }
+  return 0;
+}
+
+// Client role: call handle 0 with PING and expect a PONG reply.
+int callContextManager(const std::string& socket, uint32_t flags) {
+  BinderClient b(socket);
+  int32_t v;
+  if (!b.ok() || b.map() != 0 || b.version(&v) != 0) {
+    return 20;
+  }
+  std::vector<uint8_t> w;
+  BinderClient::putTransaction(w, BC_TRANSACTION, 0, 1, flags, &kPing, sizeof(kPing));
+  std::vector<Returned> got;
+  const bool oneway = (flags & TF_ONE_WAY) != 0;
+  if (b.transact(w, {oneway ? BR_TRANSACTION_COMPLETE : BR_REPLY, BR_DEAD_REPLY, BR_FAILED_REPLY},
+                 &got) != 0) {
+    return 21;
+  }
+  if (oneway) {
+    return got.back().cmd == BR_TRANSACTION_COMPLETE ? 0 : 22;
+  }
+  const Returned& r = got.back();
+  if (r.cmd != BR_REPLY) {
+    return 23;
+  }
+  uint32_t word = 0;
+  if (r.data.size() != sizeof(word)) {
+    return 24;
+  }
+  std::memcpy(&word, r.data.data(), sizeof(word));
+  std::vector<uint8_t> free_cmd;
+  BinderClient::putFreeBuffer(free_cmd, r.txn.data.ptr.buffer);
+  b.writeRead(free_cmd, nullptr, 0);
+  return word == kPong ? 0 : 25;
+}
+
+// ---- Daemon lifecycle (io only) ----------------------------------------------------------------
+
+TEST_F(BinderdTest, RefusesASecondDaemonOnTheSameDir) {
+  pid_t second = ::fork();
+  if (second == 0) {
+    int devnull = ::open("/dev/null", O_WRONLY);
+    ::dup2(devnull, 2);
+    ::execl(NB_BINDERD_PATH, NB_BINDERD_PATH, "--dir", daemon_.dir().c_str(),
+            static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  EXPECT_EQ(waitExit(second, 10000), 1);
+  // The first daemon is unaffected.
+  BinderClient b(daemon_.socket());
+  EXPECT_TRUE(b.ok());
+}
+
+TEST_F(BinderdTest, SigtermExitsCleanlyAndRemovesSockets) {
+  EXPECT_EQ(daemon_.stop(), 0);
+  struct stat st {};
+  for (const char* dev : {"binder", "hwbinder", "vndbinder"}) {
+    EXPECT_NE(::stat(daemon_.socket(dev).c_str(), &st), 0) << dev;
+  }
+  // A new daemon can take the directory over.
+  EXPECT_TRUE(daemon_.start());
+}
+
+TEST_F(BinderdTest, ReplacesStaleSocketsOfADeadDaemon) {
+  ::kill(daemon_.pid(), SIGKILL);
+  waitExit(daemon_.pid(), 5000);
+  struct stat st {};
+  ASSERT_EQ(::stat(daemon_.socket().c_str(), &st), 0);  // stale socket left behind
+  ASSERT_TRUE(daemon_.start());
+  BinderClient b(daemon_.socket());
+  EXPECT_TRUE(b.ok());
+}
+
+TEST_F(BinderdTest, DumpCommandReachesTheRunningDaemon) {
+  std::string cmd = std::string(NB_BINDERD_PATH) + " --dump state --dir " + daemon_.dir() +
+                    " --device binder > " + daemon_.dir() + "/dump.txt";
+  EXPECT_EQ(std::system(cmd.c_str()), 0);
+  cmd = std::string(NB_BINDERD_PATH) + " --dump stats --dir " + daemon_.dir() + " > /dev/null";
+  EXPECT_EQ(std::system(cmd.c_str()), 0);
+}
+
+// ---- Client library against the daemon (io only) -----------------------------------------------
+
+TEST_F(BinderdTest, OpenGivesAPollableBinderFdAndDupsAreBinderFds) {
+  BinderClient b(daemon_.socket());
+  ASSERT_TRUE(b.ok());
+  EXPECT_TRUE(nb_binder_is_binder_fd(b.fd()));
+  pollfd pfd{b.fd(), POLLIN, 0};
+  EXPECT_EQ(::poll(&pfd, 1, 0), 0);  // a real fd, not readable without work
+  int d = nb_binder_dup(b.fd());
+  ASSERT_GE(d, 0);
+  EXPECT_TRUE(nb_binder_is_binder_fd(d));
+  EXPECT_EQ(nb_binder_close(d), 0);
+  EXPECT_FALSE(nb_binder_is_binder_fd(d));
+  EXPECT_TRUE(nb_binder_is_binder_fd(b.fd()));
+  // By name, resolved through $NETBINDER_DIR.
+  ::setenv("NETBINDER_DIR", daemon_.dir().c_str(), 1);
+  int byname = nb_binder_open("/dev/hwbinder", O_RDWR);
+  EXPECT_GE(byname, 0);
+  nb_binder_close(byname);
+  EXPECT_LT(nb_binder_open("/dev/binderfs/nosuchdevice", O_RDWR), 0);
+  EXPECT_EQ(errno, ENOENT);
+}
+
+TEST_F(BinderdTest, BogusPointersGiveTheKernelErrnos) {
+  BinderClient b(daemon_.socket());
+  ASSERT_TRUE(b.ok());
+  auto* bogus = reinterpret_cast<void*>(0x10);
+  // BINDER_VERSION's failed copy is EINVAL in the C driver; WRITE_READ's is EFAULT.
+  EXPECT_EQ(b.ioctl(BINDER_VERSION, bogus), EINVAL);
+  EXPECT_EQ(b.ioctl(BINDER_WRITE_READ, bogus), EFAULT);
+  binder_write_read bwr{};
+  bwr.write_buffer = 0x10;
+  bwr.write_size = 16;
+  EXPECT_EQ(b.ioctl(BINDER_WRITE_READ, &bwr), EFAULT);
+  // An ioctl without direction is unknown: EINVAL, not ENOTTY.
+  EXPECT_EQ(b.ioctl(_IO('b', 99), nullptr), EINVAL);
+}
+
+TEST_F(BinderdTest, MmapRules) {
+  BinderClient b(daemon_.socket());
+  ASSERT_TRUE(b.ok());
+  void* p = nb_binder_mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, b.fd(), 0);
+  EXPECT_EQ(p, MAP_FAILED);
+  EXPECT_EQ(errno, EPERM);
+  REQUIRE_CORE();
+  void* area = nb_binder_mmap(nullptr, 1 << 20, PROT_READ, MAP_PRIVATE, b.fd(), 0);
+  ASSERT_NE(area, MAP_FAILED) << std::strerror(errno);
+  EXPECT_EQ(nb_binder_mmap(nullptr, 4096, PROT_READ, MAP_PRIVATE, b.fd(), 0), MAP_FAILED);
+  EXPECT_EQ(errno, EBUSY);
+  // Read-only for good: the area cannot be made writable (the kernel clears VM_MAYWRITE).
+  EXPECT_NE(::mprotect(area, 4096, PROT_READ | PROT_WRITE), 0);
+  EXPECT_EQ(static_cast<volatile uint8_t*>(area)[0], 0);
+  EXPECT_EQ(nb_binder_munmap(area, 1 << 20), 0);
+}
+
+TEST_F(BinderdTest, Version) {
+  REQUIRE_CORE();
+  BinderClient b(daemon_.socket());
+  int32_t v = 0;
+  ASSERT_EQ(b.version(&v), 0);
+  EXPECT_EQ(v, BINDER_CURRENT_PROTOCOL_VERSION);
+}
+
+// ---- Transactions across processes (need the core) --------------------------------------------
+
+TEST_F(BinderdTest, ContextManagerRoundTripBetweenTwoProcesses) {
+  REQUIRE_CORE();
+  Pipe ready;
+  const std::string sock = daemon_.socket();
+  pid_t server = spawn([&] { return serveContextManager(sock, ready, 1); });
+  int64_t x;
+  ASSERT_TRUE(ready.recv(&x));
+  pid_t client = spawn([&] { return callContextManager(sock, 0); });
+  EXPECT_EQ(waitExit(client), 0);
+  EXPECT_EQ(waitExit(server), 0);
+}
+
+TEST_F(BinderdTest, OneWayCall) {
+  REQUIRE_CORE();
+  Pipe ready;
+  const std::string sock = daemon_.socket();
+  pid_t server = spawn([&] { return serveContextManager(sock, ready, 1); });
+  int64_t x;
+  ASSERT_TRUE(ready.recv(&x));
+  pid_t client = spawn([&] { return callContextManager(sock, TF_ONE_WAY); });
+  EXPECT_EQ(waitExit(client), 0);
+  EXPECT_EQ(waitExit(server), 0);
+}
+
+TEST_F(BinderdTest, BlockedReadIsWokenByACall) {
+  REQUIRE_CORE();
+  Pipe ready;
+  Pipe entered;
+  const std::string sock = daemon_.socket();
+  pid_t server = spawn([&] { return serveContextManager(sock, ready, 1, &entered); });
+  int64_t x;
+  ASSERT_TRUE(ready.recv(&x));
+  ASSERT_TRUE(entered.recv(&x));
+  // Give the server time to park in its read inside binderd before the call arrives.
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  pid_t client = spawn([&] { return callContextManager(sock, 0); });
+  EXPECT_EQ(waitExit(client), 0);
+  EXPECT_EQ(waitExit(server), 0);
+}
+
+TEST_F(BinderdTest, PollReadinessFollowsWork) {
+  REQUIRE_CORE();
+  Pipe ready;
+  Pipe polled;
+  Pipe sent;
+  const std::string sock = daemon_.socket();
+  pid_t server = spawn([&]() -> int {
+    BinderClient b(sock);
+    int32_t v;
+    int32_t unused = 0;
+    if (!b.ok() || b.map() != 0 || b.version(&v) != 0 ||
+        b.ioctl(BINDER_SET_CONTEXT_MGR, &unused) != 0) {
+      return 30;
+    }
+    std::vector<uint8_t> w;
+    BinderClient::putU32(w, BC_ENTER_LOOPER);
+    b.writeRead(w, nullptr, 0);
+    if (nb_binder_poll_prepare(b.fd()) != 0) {
+      return 31;
+    }
+    pollfd pfd{b.fd(), POLLIN, 0};
+    if (::poll(&pfd, 1, 0) != 0) {
+      return 32;  // nothing to read yet
+    }
+    ready.send(1);
+    int64_t y;
+    if (!sent.recv(&y)) {
+      return 33;
+    }
+    if (::poll(&pfd, 1, 5000) != 1 || (pfd.revents & POLLIN) == 0) {
+      return 34;
+    }
+    std::vector<Returned> got;
+    if (b.transact({}, {BR_TRANSACTION}, &got) != 0) {
+      return 35;
+    }
+    std::vector<uint8_t> f;
+    BinderClient::putFreeBuffer(f, got.back().txn.data.ptr.buffer);
+    b.writeRead(f, nullptr, 0);
+    polled.send(1);
+    return ::poll(&pfd, 1, 0) == 0 ? 0 : 36;  // drained
+  });
+  int64_t x;
+  ASSERT_TRUE(ready.recv(&x));
+  pid_t client = spawn([&] { return callContextManager(sock, TF_ONE_WAY); });
+  EXPECT_EQ(waitExit(client), 0);
+  sent.send(1);
+  EXPECT_EQ(waitExit(server), 0);
+}
+
+TEST_F(BinderdTest, KillNineReturnsDaemonToBaselineFds) {
+  const int baseline = daemon_.fdCount();
+  ASSERT_GT(baseline, 0);
+  Pipe ready;
+  const std::string sock = daemon_.socket();
+  const bool core = coreReady();
+  pid_t victim = spawn([&]() -> int {
+    BinderClient b(sock);
+    int32_t v;
+    b.version(&v);  // opens this thread's connection
+    if (core) {
+      b.map();
+    }
+    std::thread other([&] {
+      int32_t w;
+      b.version(&w);  // a second thread connection
+    });
+    other.join();
+    ready.send(1);
+    ::pause();
+    return 0;
+  });
+  int64_t x;
+  ASSERT_TRUE(ready.recv(&x));
+  EXPECT_GT(daemon_.fdCount(), baseline);
+  ::kill(victim, SIGKILL);
+  waitExit(victim);
+  EXPECT_EQ(daemon_.waitFdCount(baseline, 5000), baseline);
+}
+
+TEST_F(BinderdTest, PeerDeathGivesDeadReplyAndDeathNotification) {
+  REQUIRE_CORE();
+  Pipe ready;
+  Pipe entered;
+  const std::string sock = daemon_.socket();
+  // The manager never answers: it takes the call and waits to be killed.
+  pid_t server = spawn([&]() -> int {
+    BinderClient b(sock);
+    int32_t v;
+    int32_t unused = 0;
+    if (!b.ok() || b.map() != 0 || b.version(&v) != 0 ||
+        b.ioctl(BINDER_SET_CONTEXT_MGR, &unused) != 0) {
+      return 40;
+    }
+    std::vector<uint8_t> w;
+    BinderClient::putU32(w, BC_ENTER_LOOPER);
+    b.writeRead(w, nullptr, 0);
+    ready.send(1);
+    std::vector<Returned> got;
+    b.transact({}, {BR_TRANSACTION}, &got);
+    entered.send(1);
+    ::pause();
+    return 0;
+  });
+  int64_t x;
+  ASSERT_TRUE(ready.recv(&x));
+  Pipe result;
+  pid_t client = spawn([&]() -> int {
+    BinderClient b(sock);
+    int32_t v;
+    if (!b.ok() || b.map() != 0 || b.version(&v) != 0) {
+      return 50;
+    }
+    std::vector<uint8_t> w;
+    BinderClient::putHandleCookie(w, BC_REQUEST_DEATH_NOTIFICATION, 0, 0xdead);
+    BinderClient::putTransaction(w, BC_TRANSACTION, 0, 1, 0, &kPing, sizeof(kPing));
+    std::vector<Returned> got;
+    if (b.transact(w, {BR_REPLY, BR_DEAD_REPLY, BR_FAILED_REPLY}, &got) != 0) {
+      return 51;
+    }
+    if (got.back().cmd != BR_DEAD_REPLY) {
+      return 52;
+    }
+    bool dead_binder = false;
+    for (const auto& r : got) {
+      dead_binder = dead_binder || (r.cmd == BR_DEAD_BINDER && r.cookie == 0xdead);
+    }
+    if (!dead_binder) {
+      got.clear();
+      if (b.transact({}, {BR_DEAD_BINDER}, &got) != 0 || got.back().cookie != 0xdead) {
+        return 53;
+      }
+    }
+    return 0;
+  });
+  ASSERT_TRUE(entered.recv(&x));
+  ::kill(server, SIGKILL);
+  waitExit(server);
+  EXPECT_EQ(waitExit(client), 0);
+}
+
+TEST_F(BinderdTest, ThreeDevicesHaveIndependentContextManagers) {
+  REQUIRE_CORE();
+  BinderClient a(daemon_.socket("binder"));
+  BinderClient b(daemon_.socket("hwbinder"));
+  int32_t v;
+  ASSERT_EQ(a.version(&v), 0);
+  ASSERT_EQ(b.version(&v), 0);
+  int32_t unused = 0;
+  EXPECT_EQ(a.ioctl(BINDER_SET_CONTEXT_MGR, &unused), 0);
+  EXPECT_EQ(b.ioctl(BINDER_SET_CONTEXT_MGR, &unused), 0);
+  BinderClient again(daemon_.socket("binder"));
+  EXPECT_EQ(again.ioctl(BINDER_SET_CONTEXT_MGR, &unused), EBUSY);
+}
+
+}  // namespace
+}  // namespace nb::testing
