@@ -1,40 +1,43 @@
-// Driver facade: forwards every file operation to the Context of this device.
+// Driver facade: every file operation forwards to the Context of this device (context.h).
 #include "local_driver/core/driver.h"
 
-#include <cerrno>
+#include "local_driver/core/context.h"
 
 namespace nb::driver {
 
-// Placeholder until context.h lands: every operation fails cleanly.
-class Context {};
-
-Driver::Driver(std::string /*context_name*/, Effects& /*effects*/)
-    : ctx_(std::make_unique<Context>()) {}
+Driver::Driver(std::string context_name, Effects& effects)
+    : ctx_(std::make_unique<Context>(std::move(context_name), effects)) {}
 Driver::~Driver() = default;
 
-ProcId Driver::openProcess(ClientIdentity /*identity*/, std::unique_ptr<ClientMemory> /*memory*/) {
-  return ProcId{0};
+ProcId Driver::openProcess(ClientIdentity identity, std::unique_ptr<ClientMemory> memory) {
+  return ctx_->openProcess(identity, std::move(memory));
 }
-int Driver::mmapArea(ProcId, std::span<uint8_t>, uint64_t) { return ENOSYS; }
-void Driver::unmapArea(ProcId) {}
-IoctlResult Driver::ioctl(ProcId, Tid, uint32_t, std::span<uint8_t>) { return {ENOSYS}; }
-WriteReadResult Driver::writeRead(ProcId, Tid, binder_write_read&, std::span<const uint8_t>,
-                                  std::span<uint8_t>, bool) {
-  return {WriteReadResult::Kind::kDone, ENOSYS, {}};
+int Driver::mmapArea(ProcId proc, std::span<uint8_t> daemon_view, uint64_t user_base) {
+  return ctx_->mmapArea(proc, daemon_view, user_base);
 }
-WriteReadResult Driver::resumeRead(ProcId, Tid, binder_write_read&, std::span<uint8_t>, bool) {
-  return {WriteReadResult::Kind::kDone, ENOSYS, {}};
+void Driver::unmapArea(ProcId proc) { ctx_->unmapArea(proc); }
+IoctlResult Driver::ioctl(ProcId proc, Tid tid, uint32_t cmd, std::span<uint8_t> arg) {
+  return ctx_->ioctl(proc, tid, cmd, arg);
 }
-void Driver::cancelWait(ProcId, Tid) {}
-WriteReadResult Driver::fdsInstalled(ProcId, Tid, binder_write_read&, std::span<uint8_t>,
-                                     std::span<const int>) {
-  return {WriteReadResult::Kind::kDone, ENOSYS, {}};
+WriteReadResult Driver::writeRead(ProcId proc, Tid tid, binder_write_read& bwr,
+                                  std::span<const uint8_t> write_bytes, std::span<uint8_t> read_out,
+                                  bool nonblock) {
+  return ctx_->writeRead(proc, tid, bwr, write_bytes, read_out, nonblock);
 }
-bool Driver::pollReadable(ProcId, Tid) { return false; }
-void Driver::flush(ProcId) {}
-void Driver::releaseProcess(ProcId) {}
-std::string Driver::dumpState() const { return "binder state:\n"; }
-std::string Driver::dumpStats() const { return "binder stats:\n"; }
-std::string Driver::dumpTransactions() const { return "binder transactions:\n"; }
+WriteReadResult Driver::resumeRead(ProcId proc, Tid tid, binder_write_read& bwr,
+                                   std::span<uint8_t> read_out, bool nonblock) {
+  return ctx_->resumeRead(proc, tid, bwr, read_out, nonblock);
+}
+void Driver::cancelWait(ProcId proc, Tid tid) { ctx_->cancelWait(proc, tid); }
+WriteReadResult Driver::fdsInstalled(ProcId proc, Tid tid, binder_write_read& bwr,
+                                     std::span<uint8_t> read_out, std::span<const int> numbers) {
+  return ctx_->fdsInstalled(proc, tid, bwr, read_out, numbers);
+}
+bool Driver::pollReadable(ProcId proc, Tid tid) { return ctx_->pollReadable(proc, tid); }
+void Driver::flush(ProcId proc) { ctx_->flush(proc); }
+void Driver::releaseProcess(ProcId proc) { ctx_->releaseProcess(proc); }
+std::string Driver::dumpState() const { return ctx_->dumpState(); }
+std::string Driver::dumpStats() const { return ctx_->dumpStats(); }
+std::string Driver::dumpTransactions() const { return ctx_->dumpTransactions(); }
 
 }  // namespace nb::driver

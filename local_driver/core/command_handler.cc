@@ -1,0 +1,208 @@
+// The write half of BINDER_WRITE_READ: parses the BC_* stream, one handleBcXxx per command
+// (kernel binder_thread_write; kernel-binder.md §3.1, §4).
+#include <cerrno>
+#include <cstring>
+
+#include "local_driver/core/context.h"
+
+namespace nb::driver {
+
+// Bounds-checked reader over the bytes of one write buffer. Commands are packed with no alignment
+// (the kernel reads fields with get_user one by one).
+class CommandCursor {
+ public:
+  explicit CommandCursor(std::span<const uint8_t> bytes) : bytes_(bytes) {}
+  bool atEnd() const { return pos_ >= bytes_.size(); }
+  size_t pos() const { return pos_; }
+  template <typename T>
+  bool read(T* out) {
+    if (bytes_.size() - pos_ < sizeof(T)) {
+      return false;
+    }
+    // SAFETY: the size check above keeps the copy inside the write bytes.
+    std::memcpy(out, bytes_.data() + pos_, sizeof(T));
+    pos_ += sizeof(T);
+    return true;
+  }
+
+ private:
+  std::span<const uint8_t> bytes_;
+  size_t pos_ = 0;
+};
+
+int Context::writeLoop(Process* proc, Thread* thread, binder_write_read& bwr,
+                       std::span<const uint8_t> bytes) {
+  CommandCursor in(bytes);
+  // Stops early while a return_error is pending: userspace must read it first (§3.1), and the
+  // rest of the buffer stays unconsumed with the ioctl returning 0 (§17.15).
+  while (!in.atEnd() && thread->return_error.cmd == BR_OK) {
+    const size_t start = in.pos();
+    uint32_t cmd = 0;
+    if (!in.read(&cmd)) {
+      return EFAULT;  // a truncated command: its bytes are not in the write buffer
+    }
+    stats_.countBc(cmd);
+    proc->stats.countBc(cmd);
+    const int ret = handleBcCommand(proc, thread, cmd, in);
+    if (ret != 0) {
+      return ret;
+    }
+    // write_consumed advances after each complete command only.
+    bwr.write_consumed += in.pos() - start;
+  }
+  return 0;
+}
+
+int Context::handleBcCommand(Process* proc, Thread* thread, uint32_t cmd, CommandCursor& in) {
+  switch (cmd) {
+    case BC_INCREFS:
+    case BC_ACQUIRE:
+    case BC_RELEASE:
+    case BC_DECREFS: {
+      uint32_t target = 0;
+      return in.read(&target) ? handleBcRefCount(proc, thread, cmd, target) : EFAULT;
+    }
+    case BC_INCREFS_DONE:
+    case BC_ACQUIRE_DONE: {
+      binder_ptr_cookie pc{};
+      if (!in.read(&pc)) {
+        return EFAULT;
+      }
+      handleBcNodeDone(proc, cmd, pc);
+      return 0;
+    }
+    case BC_ATTEMPT_ACQUIRE:
+    case BC_ACQUIRE_RESULT:
+      return EINVAL;  // never supported
+    case BC_FREE_BUFFER: {
+      binder_uintptr_t data_ptr = 0;
+      if (!in.read(&data_ptr)) {
+        return EFAULT;
+      }
+      handleBcFreeBuffer(proc, thread, data_ptr);
+      return 0;
+    }
+    case BC_TRANSACTION_SG:
+    case BC_REPLY_SG: {
+      binder_transaction_data_sg tr{};
+      if (!in.read(&tr)) {
+        return EFAULT;
+      }
+      handleTransaction(proc, thread, tr.transaction_data, cmd == BC_REPLY_SG, tr.buffers_size);
+      return 0;
+    }
+    case BC_TRANSACTION:
+    case BC_REPLY: {
+      binder_transaction_data tr{};
+      if (!in.read(&tr)) {
+        return EFAULT;
+      }
+      handleTransaction(proc, thread, tr, cmd == BC_REPLY, 0);
+      return 0;
+    }
+    case BC_REGISTER_LOOPER:
+      handleBcRegisterLooper(proc, thread);
+      return 0;
+    case BC_ENTER_LOOPER:
+      handleBcEnterLooper(thread);
+      return 0;
+    case BC_EXIT_LOOPER:
+      thread->looper |= kLooperExited;
+      return 0;
+    case BC_REQUEST_DEATH_NOTIFICATION:
+    case BC_CLEAR_DEATH_NOTIFICATION: {
+      // binder_handle_cookie is packed (12 bytes): read the fields one by one.
+      uint32_t target = 0;
+      binder_uintptr_t cookie = 0;
+      if (!in.read(&target) || !in.read(&cookie)) {
+        return EFAULT;
+      }
+      handleBcDeathNotification(proc, thread, cmd, target, cookie);
+      return 0;
+    }
+    case BC_DEAD_BINDER_DONE: {
+      binder_uintptr_t cookie = 0;
+      if (!in.read(&cookie)) {
+        return EFAULT;
+      }
+      handleBcDeadBinderDone(proc, thread, cookie);
+      return 0;
+    }
+    default:
+      return EINVAL;
+  }
+}
+
+int Context::handleBcRefCount(Process* proc, Thread* thread, uint32_t cmd, uint32_t target) {
+  (void)thread;
+  const bool strong = cmd == BC_ACQUIRE || cmd == BC_RELEASE;
+  const bool increment = cmd == BC_INCREFS || cmd == BC_ACQUIRE;
+  int ret = -1;
+  // Handle 0 always means the current context manager: a ref is created if needed (desc 0
+  // preferred). The manager itself may not do this (ioctl EINVAL).
+  if (increment && target == 0 && mgr_node_ != nullptr) {
+    if (mgr_node_->owner == proc) {
+      return EINVAL;
+    }
+    uint32_t desc = 0;
+    ret = incRefForNode(proc, mgr_node_, strong, nullptr, &desc);
+  }
+  if (ret != 0) {
+    // Invalid handles, weak->strong promotion attempts and underflows are ignored (logged by
+    // the kernel), never ioctl errors.
+    (void)updateRefForHandle(proc, target, increment, strong);
+  }
+  return 0;
+}
+
+void Context::handleBcNodeDone(Process* proc, uint32_t cmd, const binder_ptr_cookie& pc) {
+  Node* node = getNode(proc, pc.ptr);
+  if (node == nullptr || node->cookie != pc.cookie) {
+    return;  // no such node / cookie mismatch: ignored
+  }
+  const bool strong = cmd == BC_ACQUIRE_DONE;
+  bool& pending = strong ? node->pending_strong_ref : node->pending_weak_ref;
+  if (!pending) {
+    return;  // BC_*_DONE without a pending BR_*: ignored
+  }
+  pending = false;
+  // Drops the temporary local ref taken when the BR_INCREFS/BR_ACQUIRE was read.
+  decNode(node, strong, /*internal=*/false);
+}
+
+void Context::handleBcFreeBuffer(Process* proc, Thread* /*thread*/, uint64_t data_ptr) {
+  if (data_ptr < proc->user_base) {
+    return;
+  }
+  auto it = proc->buffers.find(data_ptr - proc->user_base);
+  if (it == proc->buffers.end()) {
+    return;  // no match: ignored
+  }
+  Buffer* buf = it->second;
+  if (!buf->allow_user_free) {
+    return;  // not yet delivered, or already being freed (CVE-2019-2025): ignored
+  }
+  buf->allow_user_free = false;
+  freeBuf(proc, buf, /*is_failure=*/false);
+}
+
+void Context::handleBcRegisterLooper(Process* proc, Thread* thread) {
+  if ((thread->looper & kLooperEntered) != 0) {
+    thread->looper |= kLooperInvalid;  // REGISTER after ENTER
+  } else if (proc->requested_threads == 0) {
+    thread->looper |= kLooperInvalid;  // not spawned on request
+  } else {
+    proc->requested_threads--;
+    proc->requested_threads_started++;
+  }
+  thread->looper |= kLooperRegistered;
+}
+
+void Context::handleBcEnterLooper(Thread* thread) {
+  if ((thread->looper & kLooperRegistered) != 0) {
+    thread->looper |= kLooperInvalid;  // ENTER after REGISTER
+  }
+  thread->looper |= kLooperEntered;
+}
+
+}  // namespace nb::driver

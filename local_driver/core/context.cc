@@ -1,0 +1,381 @@
+// Context: processes and threads, mmap, the ioctls other than BINDER_WRITE_READ, poll and flush
+// (kernel-binder.md §2), and the entry points of BINDER_WRITE_READ.
+#include "local_driver/core/context.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+namespace nb::driver {
+namespace {
+
+constexpr uint64_t kMaxAreaSize = 4u << 20;  // §2 mmap: usable size = min(vma size, 4 MiB)
+
+template <typename T>
+bool loadArg(std::span<uint8_t> arg, T* out) {
+  if (arg.size() < sizeof(T)) {
+    return false;
+  }
+  std::memcpy(out, arg.data(), sizeof(T));
+  return true;
+}
+
+template <typename T>
+void storeArg(std::span<uint8_t> arg, const T& value) {
+  // Callers loaded a T from the same span first, so it holds sizeof(T) bytes.
+  std::memcpy(arg.data(), &value, sizeof(T));
+}
+
+WriteReadResult done(int error) { return {WriteReadResult::Kind::kDone, error, {}}; }
+
+}  // namespace
+
+// Security context delivered with BR_TRANSACTION_SEC_CTX. binderd runs without an LSM that could
+// label its clients. The 6.1 kernel without any LSM would fail such transactions (EOPNOTSUPP from
+// security_secid_to_secctx), which would make servicemanager (a TXN_SECURITY_CTX node) unusable;
+// the Debian 6.1 kernel the reference was observed on runs AppArmor, which labels every
+// unconfined process "unconfined". We deliver that label, NUL-terminated (SELinux-style length).
+Context::Context(std::string name, Effects& effects)
+    : name_(std::move(name)), effects_(effects), secctx_(std::string("unconfined") + '\0') {}
+
+Context::~Context() = default;
+
+Process* Context::findProc(ProcId id) const {
+  auto it = procs_.find(static_cast<uint32_t>(id));
+  return it == procs_.end() ? nullptr : it->second.get();
+}
+
+Thread* Context::getThread(Process* proc, Tid tid) {
+  auto it = proc->threads.find(tid);
+  if (it != proc->threads.end()) {
+    return it->second.get();
+  }
+  auto thread = std::make_unique<Thread>();
+  thread->proc = proc;
+  thread->tid = tid;
+  Thread* raw = thread.get();
+  proc->threads.emplace(tid, std::move(thread));
+  stats_.created(StatObj::kThread);
+  return raw;
+}
+
+ProcId Context::openProcess(ClientIdentity identity, std::unique_ptr<ClientMemory> memory) {
+  auto proc = std::make_unique<Process>();
+  const uint32_t id = next_proc_id_++;
+  proc->id = ProcId{id};
+  proc->identity = identity;
+  proc->memory = std::move(memory);
+  proc->debug_id = nextDebugId();
+  procs_.emplace(id, std::move(proc));
+  stats_.created(StatObj::kProc);
+  return ProcId{id};
+}
+
+int Context::mmapArea(ProcId id, std::span<uint8_t> view, uint64_t user_base) {
+  Process* proc = findProc(id);
+  if (proc == nullptr) {
+    return ESRCH;
+  }
+  if (proc->ever_mapped) {
+    return EBUSY;  // a second mmap, also after munmap (alloc->buffer_size stays set)
+  }
+  if (view.size() < 8 || user_base == 0) {
+    return EINVAL;
+  }
+  const uint64_t size = std::min<uint64_t>(view.size(), kMaxAreaSize);
+  proc->area = view.first(size);
+  proc->user_base = user_base;
+  proc->mapped = true;
+  proc->ever_mapped = true;
+  proc->alloc.init(size);
+  return 0;
+}
+
+void Context::unmapArea(ProcId id) {
+  if (Process* proc = findProc(id)) {
+    // Like binder_alloc_vma_close: later allocations fail with ESRCH (=> BR_DEAD_REPLY). Buffers
+    // stay accounted; nothing is written to the area any more.
+    proc->mapped = false;
+    proc->area = {};
+  }
+}
+
+IoctlResult Context::ioctl(ProcId id, Tid tid, uint32_t cmd, std::span<uint8_t> arg) {
+  Process* proc = findProc(id);
+  if (proc == nullptr) {
+    return {EBADF};
+  }
+  Thread* thread = getThread(proc, tid);
+  int ret = 0;
+  switch (cmd) {
+    case BINDER_SET_MAX_THREADS: {
+      uint32_t max = 0;
+      ret = loadArg(arg, &max) ? 0 : EINVAL;
+      if (ret == 0) {
+        proc->max_threads = max;
+      }
+      break;
+    }
+    case BINDER_SET_CONTEXT_MGR_EXT: {
+      flat_binder_object fbo{};
+      ret = loadArg(arg, &fbo) ? ioctlSetContextMgr(proc, &fbo) : EINVAL;
+      break;
+    }
+    case BINDER_SET_CONTEXT_MGR:
+      ret = ioctlSetContextMgr(proc, nullptr);
+      break;
+    case BINDER_THREAD_EXIT:
+      threadRelease(proc, thread);
+      return {0};  // the thread is gone; a new one is created by its next ioctl
+    case BINDER_VERSION: {
+      binder_version version{};
+      ret = loadArg(arg, &version) ? 0 : EINVAL;
+      if (ret == 0) {
+        version.protocol_version = BINDER_CURRENT_PROTOCOL_VERSION;
+        storeArg(arg, version);
+      }
+      break;
+    }
+    case BINDER_GET_NODE_DEBUG_INFO: {
+      binder_node_debug_info info{};
+      ret = loadArg(arg, &info) ? ioctlGetNodeDebugInfo(proc, &info) : EFAULT;
+      if (ret == 0) {
+        storeArg(arg, info);
+      }
+      break;
+    }
+    case BINDER_GET_NODE_INFO_FOR_REF: {
+      binder_node_info_for_ref info{};
+      ret = loadArg(arg, &info) ? ioctlGetNodeInfoForRef(proc, &info) : EFAULT;
+      if (ret == 0) {
+        storeArg(arg, info);
+      }
+      break;
+    }
+    case BINDER_FREEZE: {
+      binder_freeze_info info{};
+      ret = loadArg(arg, &info) ? ioctlFreeze(info) : EFAULT;
+      break;
+    }
+    case BINDER_GET_FROZEN_INFO: {
+      binder_frozen_status_info info{};
+      ret = loadArg(arg, &info) ? ioctlGetFrozenInfo(&info) : EFAULT;
+      if (ret == 0) {
+        storeArg(arg, info);
+      }
+      break;
+    }
+    case BINDER_ENABLE_ONEWAY_SPAM_DETECTION: {
+      uint32_t enable = 0;
+      ret = loadArg(arg, &enable) ? 0 : EFAULT;
+      if (ret == 0) {
+        proc->oneway_spam_detection_enabled = enable != 0;
+      }
+      break;
+    }
+    case BINDER_GET_EXTENDED_ERROR: {
+      binder_extended_error ee{};
+      ret = loadArg(arg, &ee) ? 0 : EFAULT;
+      if (ret == 0) {
+        storeArg(arg, thread->ee);
+        thread->ee = {0, BR_OK, 0};
+      }
+      break;
+    }
+    default:
+      // Includes BINDER_WRITE_READ (use writeRead), SET_IDLE_TIMEOUT/PRIORITY (never implemented)
+      // and every unknown code: EINVAL, not ENOTTY (§17.15).
+      ret = EINVAL;
+      break;
+  }
+  finishIoctl(thread);
+  return {ret};
+}
+
+int Context::ioctlSetContextMgr(Process* proc, const flat_binder_object* fbo) {
+  if (mgr_node_ != nullptr) {
+    return EBUSY;
+  }
+  if (mgr_uid_.has_value() && *mgr_uid_ != proc->identity.euid) {
+    return EPERM;  // the first manager's euid is pinned forever, even after it died
+  }
+  mgr_uid_ = proc->identity.euid;
+  const uint64_t ptr = fbo != nullptr ? fbo->binder : 0;
+  Node* node = getNode(proc, ptr);
+  if (node == nullptr) {
+    node = newNode(proc, ptr, fbo != nullptr ? fbo->cookie : 0, fbo != nullptr ? fbo->flags : 0);
+  }
+  // The driver holds a local strong+weak ref and marks both as announced: the manager never gets
+  // BR_INCREFS/BR_ACQUIRE for its own node.
+  node->local_weak_refs++;
+  node->local_strong_refs++;
+  node->has_strong_ref = true;
+  node->has_weak_ref = true;
+  mgr_node_ = node;
+  return 0;
+}
+
+int Context::ioctlGetNodeDebugInfo(Process* proc, binder_node_debug_info* info) {
+  const uint64_t ptr = info->ptr;
+  *info = {};
+  // Nodes ordered by ptr; the first one strictly greater (so ptr 0 is never returned, §17.14).
+  auto it = proc->nodes.upper_bound(ptr);
+  if (it != proc->nodes.end()) {
+    const Node* node = it->second.get();
+    info->ptr = node->ptr;
+    info->cookie = node->cookie;
+    info->has_strong_ref = node->has_strong_ref;
+    info->has_weak_ref = node->has_weak_ref;
+  }
+  return 0;
+}
+
+int Context::ioctlGetNodeInfoForRef(Process* proc, binder_node_info_for_ref* info) {
+  if (info->strong_count != 0 || info->weak_count != 0 || info->reserved1 != 0 ||
+      info->reserved2 != 0 || info->reserved3 != 0) {
+    return EINVAL;
+  }
+  if (mgr_node_ == nullptr || mgr_node_->owner != proc) {
+    return EPERM;
+  }
+  const NodeRef* ref = getRef(proc, info->handle, /*need_strong=*/true);
+  if (ref == nullptr) {
+    return EINVAL;
+  }
+  info->strong_count =
+      static_cast<uint32_t>(ref->node->local_strong_refs + ref->node->internal_strong_refs);
+  info->weak_count = static_cast<uint32_t>(ref->node->local_weak_refs);
+  return 0;
+}
+
+namespace {
+bool txnsPending(const Process* proc) {
+  if (proc->outstanding_txns > 0) {
+    return true;
+  }
+  return std::any_of(proc->threads.begin(), proc->threads.end(),
+                     [](const auto& t) { return t.second->transaction_stack != nullptr; });
+}
+}  // namespace
+
+int Context::ioctlFreeze(const binder_freeze_info& info) {
+  bool found = false;
+  int ret = 0;
+  for (auto& [id, proc] : procs_) {
+    if (proc->identity.pid != static_cast<int32_t>(info.pid) || proc->is_dead) {
+      continue;
+    }
+    found = true;
+    proc->sync_recv = false;
+    proc->async_recv = false;
+    proc->is_frozen = info.enable != 0;
+    // binderd never waits (the loop must not block): a busy process fails at once, as the kernel
+    // does when timeout_ms elapses with transactions still pending.
+    if (proc->is_frozen && txnsPending(proc.get())) {
+      proc->is_frozen = false;
+      ret = EAGAIN;
+      break;
+    }
+  }
+  return found ? ret : EINVAL;
+}
+
+int Context::ioctlGetFrozenInfo(binder_frozen_status_info* info) {
+  bool found = false;
+  info->sync_recv = 0;
+  info->async_recv = 0;
+  for (const auto& [id, proc] : procs_) {
+    if (proc->identity.pid != static_cast<int32_t>(info->pid) || proc->is_dead) {
+      continue;
+    }
+    found = true;
+    info->sync_recv |= (proc->sync_recv ? 1u : 0u) | (txnsPending(proc.get()) ? 2u : 0u);
+    info->async_recv |= proc->async_recv ? 1u : 0u;
+  }
+  return found ? 0 : EINVAL;
+}
+
+WriteReadResult Context::writeRead(ProcId id, Tid tid, binder_write_read& bwr,
+                                   std::span<const uint8_t> write_bytes,
+                                   std::span<uint8_t> read_out, bool nonblock) {
+  Process* proc = findProc(id);
+  if (proc == nullptr) {
+    return done(EBADF);
+  }
+  Thread* thread = getThread(proc, tid);
+  if (thread->parked || thread->pending_fd_read.t != nullptr) {
+    return done(EBUSY);  // io protocol violation: this thread already has an ioctl in progress
+  }
+  if (bwr.write_size > 0) {
+    const uint64_t avail =
+        bwr.write_consumed < bwr.write_size ? bwr.write_size - bwr.write_consumed : 0;
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(avail, write_bytes.size()));
+    const int ret = writeLoop(proc, thread, bwr, write_bytes.first(n));
+    if (ret != 0) {
+      bwr.read_consumed = 0;
+      finishIoctl(thread);
+      return done(ret);
+    }
+  }
+  if (bwr.read_size > 0) {
+    return readPart(proc, thread, bwr, read_out, nonblock);
+  }
+  finishIoctl(thread);
+  return done(0);
+}
+
+WriteReadResult Context::resumeRead(ProcId id, Tid tid, binder_write_read& bwr,
+                                    std::span<uint8_t> read_out, bool nonblock) {
+  Process* proc = findProc(id);
+  if (proc == nullptr) {
+    return done(EBADF);
+  }
+  Thread* thread = getThread(proc, tid);
+  if (!thread->parked) {
+    return done(EINVAL);
+  }
+  cancelWait(id, tid);
+  return readPart(proc, thread, bwr, read_out, nonblock);
+}
+
+void Context::cancelWait(ProcId id, Tid tid) {
+  Process* proc = findProc(id);
+  if (proc == nullptr) {
+    return;
+  }
+  auto it = proc->threads.find(tid);
+  if (it == proc->threads.end()) {
+    return;
+  }
+  Thread* thread = it->second.get();
+  thread->parked = false;
+  thread->parked_for_proc_work = false;
+  thread->looper &= ~kLooperWaiting;
+  auto& waiting = proc->waiting_threads;
+  waiting.erase(std::remove(waiting.begin(), waiting.end(), thread), waiting.end());
+}
+
+bool Context::pollReadable(ProcId id, Tid tid) {
+  Process* proc = findProc(id);
+  if (proc == nullptr) {
+    return false;
+  }
+  Thread* thread = getThread(proc, tid);
+  thread->looper |= kLooperPoll;
+  return hasWork(thread, availableForProcWork(thread));
+}
+
+void Context::flush(ProcId id) {
+  Process* proc = findProc(id);
+  if (proc == nullptr) {
+    return;
+  }
+  for (auto& [tid, thread] : proc->threads) {
+    thread->looper_need_return = true;
+    if (thread->parked) {
+      effects_.wakeThread(proc->id, tid);
+    }
+  }
+}
+
+}  // namespace nb::driver
