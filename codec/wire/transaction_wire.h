@@ -1,4 +1,4 @@
-// Transaction buffers <-> netbinder.v1 WireParcel (docs/protocol.md §3, §8; proto/netbinder/v1/
+// Transaction buffers <-> netbinder.v1 WireParcel (docs/protocol.md §9, §5, §8; proto/netbinder/v1/
 // parcel.proto).
 //
 // Sending side: toWireParcel() walks a local buffer once with codec::ObjectWalker (the driver's
@@ -28,7 +28,7 @@
 //
 // Accounting on receive: a *valid* parcel that the gateway then cannot deliver (mapper failure,
 // dead target, dropped oneway) still carried SENDER_EXPORT counts and fd payloads; the gateway
-// must account for them (docs/protocol.md §4). An invalid parcel ends the session, so no
+// must account for them (docs/protocol.md §5.2). An invalid parcel ends the session, so no
 // accounting is needed.
 #pragma once
 
@@ -49,7 +49,7 @@ namespace nb::wire {
 
 // Bounds on one parcel. A receiver applies its own (the values it advertised in Hello.limits); a
 // sender applies the peer's, so that it never sends what the peer must reject. The defaults are
-// the protocol defaults (docs/protocol.md §10).
+// the protocol defaults (docs/protocol.md §11).
 struct ParcelLimits {
   uint64_t max_data_bytes = 1024 * 1024;
   uint64_t max_objects = 4096;
