@@ -1,6 +1,9 @@
 // WalkError: one value per validation rule of the transaction-buffer walker (object_walker.h).
 // Each maps to the errno the kernel driver reports for it (../shared/reference/kernel-binder.md
 // §17.8): the error reply is BR_FAILED_REPLY and GET_EXTENDED_ERROR carries -errno.
+// Several rules can hold at once; the walker reports the first in the kernel's order (whole-buffer:
+// overflow, offsets_size, buffers_size; per object: gap copy, binder_get_object, then the PTR/FDA
+// rules as binder_transaction() runs them). Only the errno is observable from the kernel.
 #pragma once
 
 #include <cstdint>
@@ -14,7 +17,7 @@ enum class WalkError : uint8_t {
   kOffsetBeyondData,      // object offset > data_size (the gap copy would overrun)  EFAULT
   kOffsetOverlaps,        // offset before the end of the previous object            EFAULT
   kOffsetUnaligned,       // offset % 4 != 0 (CVE-2024-26926)                        EINVAL
-  kObjectTruncated,       // object header or body crosses data_size                 EINVAL
+  kObjectTruncated,       // object header (u32 type) or body crosses data_size      EINVAL
   kUnknownType,           // hdr.type is none of the seven                           EINVAL
   kPtrTooLarge,           // PTR length > remaining scatter-gather space             EINVAL
   kParentInvalid,         // parent index >= own index (CVE-2020-0041)               EINVAL
