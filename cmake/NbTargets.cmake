@@ -14,6 +14,10 @@ function(nb_apply_common target)
                                              -fno-sanitize-recover=all)
     target_link_options(${target} PRIVATE -fsanitize=${NB_SANITIZE})
   endif()
+  if(NB_FUZZ)
+    # Coverage instrumentation for everything a fuzzer links, not just the fuzzer's own file.
+    target_compile_options(${target} PRIVATE -fsanitize=fuzzer-no-link)
+  endif()
 endfunction()
 
 # nb_library(NAME SRCS ... DEPS ... [PUBLIC_DEPS ...])
