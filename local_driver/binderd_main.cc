@@ -3,7 +3,8 @@
 //   binderd [--dir DIR] [--log-level LEVEL]      serve DIR/binder, DIR/hwbinder, DIR/vndbinder
 //   binderd --dump state|stats|transactions [--dir DIR] [--device NAME]
 //
-// DIR defaults to $NETBINDER_DIR, else /run/netbinder.
+// DIR defaults to $NETBINDER_DIR, else /run/netbinder. --force-inline makes every client send
+// transaction memory and files inline, as when process_vm_readv/pidfd_getfd are not permitted.
 #include <iostream>
 #include <string>
 #include <vector>
@@ -15,7 +16,7 @@
 namespace {
 
 void usage(std::ostream& os) {
-  os << "usage: binderd [--dir DIR] [--log-level trace|debug|info|warn|error]\n"
+  os << "usage: binderd [--dir DIR] [--log-level trace|debug|info|warn|error] [--force-inline]\n"
         "       binderd --dump state|stats|transactions [--dir DIR] [--device NAME]\n"
         "DIR defaults to $NETBINDER_DIR, else /run/netbinder.\n";
 }
@@ -29,6 +30,7 @@ int main(int argc, char** argv) {
   std::string dump;
   std::string device;
   std::string level = "info";
+  bool force_inline = false;
   std::vector<std::string> args(argv + 1, argv + argc);
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
@@ -47,6 +49,8 @@ int main(int argc, char** argv) {
       ok = value(&dump);
     } else if (a == "--device") {
       ok = value(&device);
+    } else if (a == "--force-inline") {
+      force_inline = true;
     } else if (a == "--log-level") {
       ok = value(&level);
     } else if (a == "-h" || a == "--help") {
@@ -84,5 +88,5 @@ int main(int argc, char** argv) {
   auto logger = spdlog::stderr_color_mt("binderd");
   spdlog::set_default_logger(logger);
   spdlog::set_level(spdlog::level::from_str(level));
-  return io::runDaemon(io::DaemonOptions{dir});
+  return io::runDaemon(io::DaemonOptions{dir, force_inline});
 }

@@ -18,6 +18,13 @@
 // Each request gets exactly one kReply (Header.error = 0 or a positive errno), except a
 // BINDER_WRITE_READ whose read carries files: the daemon first sends kInstallFds with the files
 // (SCM_RIGHTS), the client answers kFdsInstalled with the fd numbers it got, then the kReply.
+//
+// Inline mode (docs/binderd.md "fallback"): when binderd may not read the client's memory
+// (process_vm_readv EPERM) or take its files (pidfd_getfd EPERM), found by probing at open, the
+// OpenReply says so and the client sends, before each BINDER_WRITE_READ, the memory the daemon
+// will read (transaction data, offsets, PTR buffers, long write streams) as kInlineMemory chunks
+// and the files of FD/FDA objects as kInlineFds. The daemon serves its ClientMemory reads for
+// that ioctl from them; what the client did not send reads as EFAULT/EBADF, as in the kernel.
 #pragma once
 
 #include <cstddef>
@@ -57,6 +64,8 @@ enum class Op : uint16_t {
   // Thread connection.
   kIoctl = 20,
   kFdsInstalled = 21,
+  kInlineMemory = 22,
+  kInlineFds = 23,
   // Daemon to client.
   kReply = 100,
   kInstallFds = 101,
@@ -71,16 +80,38 @@ struct Header {
 };
 static_assert(sizeof(Header) == 16);
 
+// The probes let the daemon find out whether it may read this process's memory and files: it
+// reads 8 bytes at probe_addr (expecting probe_value) and takes probe_fd with pidfd_getfd.
 struct OpenRequest {
   uint32_t version = kProtocolVersion;
   uint32_t open_flags = 0;  // the flags given to open() (O_NONBLOCK is honoured per ioctl)
+  uint64_t probe_addr = 0;
+  uint64_t probe_value = 0;
+  int32_t probe_fd = -1;
+  uint32_t reserved = 0;
 };
+
+inline constexpr uint32_t kModeInlineMemory = 1u << 0;  // send memory with kInlineMemory
+inline constexpr uint32_t kModeInlineFds = 1u << 1;     // send files with kInlineFds
 
 struct OpenReply {
   uint64_t token = 0;  // attaches thread connections to this process
   int32_t daemon_pid = 0;
+  uint32_t mode = 0;  // kMode* bits
+};
+
+// kInlineMemory: InlineMemory, then `length` bytes that are the client's memory at `addr`.
+struct InlineMemory {
+  uint64_t addr = 0;
+  uint32_t length = 0;
   uint32_t reserved = 0;
 };
+// kInlineFds: int32 fd numbers (as the client knows them), the same files in SCM_RIGHTS order.
+
+// Bounds on what one ioctl may send inline (the daemon drops a connection that exceeds them).
+inline constexpr uint64_t kMaxInlineBytes = 16ull << 20;
+inline constexpr size_t kMaxInlineRanges = 4096;
+inline constexpr size_t kMaxInlineFds = 1024;
 
 struct AttachRequest {
   uint64_t token = 0;

@@ -128,7 +128,7 @@ int runDaemon(const DaemonOptions& options) {
       return 1;
     }
     paths.push_back(path);
-    servers.push_back(std::make_unique<DeviceServer>(name, fd));
+    servers.push_back(std::make_unique<DeviceServer>(name, fd, options.force_inline));
   }
   std::vector<std::thread> threads;
   for (auto& server : servers) {

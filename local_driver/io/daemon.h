@@ -15,6 +15,8 @@ inline constexpr const char* kLockFileName = "binderd.lock";
 
 struct DaemonOptions {
   std::string dir;  // where the device sockets and the lock file live
+  // Never read client memory or take client files directly (tests of the inline fallback).
+  bool force_inline = false;
 };
 
 // $NETBINDER_DIR, else /run/netbinder.

@@ -60,8 +60,11 @@ bool taskExists(pid_t pid, pid_t tid) {
 
 }  // namespace
 
-DeviceServer::DeviceServer(std::string name, int listen_fd)
-    : name_(std::move(name)), listen_fd_(listen_fd), driver_(name_, *this) {}
+DeviceServer::DeviceServer(std::string name, int listen_fd, bool force_inline)
+    : name_(std::move(name)),
+      listen_fd_(listen_fd),
+      force_inline_(force_inline),
+      driver_(name_, *this) {}
 
 DeviceServer::~DeviceServer() {
   // Release every process first (the Driver may still reference their areas), then close.
@@ -181,6 +184,10 @@ void DeviceServer::dispatch(Conn& conn, Message& msg) {
           return handleIoctl(conn, msg);
         case wire::Op::kFdsInstalled:
           return handleFdsInstalled(conn, msg);
+        case wire::Op::kInlineMemory:
+          return handleInlineMemory(conn, msg);
+        case wire::Op::kInlineFds:
+          return handleInlineFds(conn, msg);
         default:
           break;
       }
@@ -219,6 +226,7 @@ void DeviceServer::dropConn(Conn& conn) {
 void DeviceServer::releaseProc(ProcState& proc) {
   spdlog::debug("{}: releasing process pid {}", name_, proc.pid);
   driver_.releaseProcess(proc.id);
+  proc.memory = nullptr;  // destroyed with the core's process
   // Thread connections die with their process; a client still using one gets EIO.
   std::vector<Conn*> threads;
   for (auto& [tid, conn] : proc.threads) {
@@ -274,14 +282,17 @@ void DeviceServer::handleOpen(Conn& conn, Message& msg) {
   proc->eventfd = efd;
   proc->control = &conn;
   ClientIdentity identity{conn.cred.pid, conn.cred.uid};
-  proc->id = driver_.openProcess(
-      identity, std::make_unique<ProcessMemory>(conn.cred.pid, openPidfd(conn.cred.pid)));
+  auto memory = std::make_unique<ProcessMemory>(conn.cred.pid, openPidfd(conn.cred.pid));
+  proc->mode = memory->probe(req.probe_addr, req.probe_value, req.probe_fd, force_inline_);
+  proc->memory = memory.get();
+  proc->id = driver_.openProcess(identity, std::move(memory));
   conn.role = Role::kControl;
   conn.proc = proc.get();
   procs_by_id_[static_cast<uint32_t>(proc->id)] = proc.get();
   wire::OpenReply out;
   out.token = proc->token;
   out.daemon_pid = ::getpid();
+  out.mode = proc->mode;
   const int fds[1] = {efd};
   spdlog::debug("{}: open by pid {} uid {}", name_, proc->pid, proc->euid);
   procs_.emplace(proc->token, std::move(proc));
@@ -450,6 +461,7 @@ void DeviceServer::handleIoctl(Conn& conn, Message& msg) {
   if (!tail.empty() || (req.flags & wire::kIoctlWriteInline) != 0) {
     return dropConn(conn);
   }
+  conn.snapshot.clear();
   std::vector<uint8_t> arg_io(arg.begin(), arg.end());
   if ((_IOC_DIR(req.cmd) & _IOC_WRITE) == 0) {
     std::fill(arg_io.begin(), arg_io.end(), 0);
@@ -482,9 +494,12 @@ void DeviceServer::handleWriteRead(Conn& conn, const wire::IoctlRequest& req,
     return dropConn(conn);
   } else if (write_left > 0) {
     // A long write stream: read it from the client like the kernel's copy_from_user.
-    ProcessMemory memory(proc.pid, -1);
     from_memory.resize(std::min(write_left, kMaxMemoryWrite));
-    if (!memory.read(bwr.write_buffer + bwr.write_consumed, from_memory)) {
+    proc.memory->setSnapshot(&conn.snapshot);
+    const bool ok = proc.memory->read(bwr.write_buffer + bwr.write_consumed, from_memory);
+    proc.memory->setSnapshot(nullptr);
+    if (!ok) {
+      conn.snapshot.clear();
       return sendIoctlReply(conn, EFAULT, arg, {});
     }
     write_bytes = from_memory;
@@ -501,8 +516,11 @@ void DeviceServer::handleWriteRead(Conn& conn, const wire::IoctlRequest& req,
   }
   conn.bwr = bwr;
   conn.read_out.assign(capacity, 0);
+  proc.memory->setSnapshot(&conn.snapshot);
   WriteReadResult result =
       driver_.writeRead(proc.id, conn.tid, conn.bwr, write_bytes, conn.read_out, conn.nonblock);
+  proc.memory->setSnapshot(nullptr);
+  conn.snapshot.clear();  // the write part is done: nothing reads client memory after it
   finishWriteRead(conn, std::move(result));
 }
 
@@ -585,6 +603,41 @@ void DeviceServer::handleFdsInstalled(Conn& conn, Message& msg) {
   conn.awaiting_fds = false;
   finishWriteRead(conn,
                   driver_.fdsInstalled(conn.proc->id, conn.tid, conn.bwr, conn.read_out, numbers));
+}
+
+void DeviceServer::handleInlineMemory(Conn& conn, Message& msg) {
+  wire::InlineMemory head;
+  if (conn.parked || conn.awaiting_fds || msg.payload.size() < sizeof(head)) {
+    return dropConn(conn);
+  }
+  std::memcpy(&head, msg.payload.data(), sizeof(head));
+  InlineSnapshot& snap = conn.snapshot;
+  if (head.reserved != 0 || head.length != msg.payload.size() - sizeof(head) ||
+      head.addr + head.length < head.addr || snap.ranges.size() >= wire::kMaxInlineRanges ||
+      snap.bytes + head.length > wire::kMaxInlineBytes) {
+    return dropConn(conn);
+  }
+  snap.bytes += head.length;
+  auto& range = snap.ranges[head.addr];
+  const uint8_t* bytes = msg.payload.data() + sizeof(head);
+  if (head.length > range.size()) {
+    range.assign(bytes, bytes + head.length);
+  }
+}
+
+void DeviceServer::handleInlineFds(Conn& conn, Message& msg) {
+  InlineSnapshot& snap = conn.snapshot;
+  const size_t count = msg.payload.size() / sizeof(int32_t);
+  if (conn.parked || conn.awaiting_fds || msg.payload.size() % sizeof(int32_t) != 0 ||
+      count != msg.fds.size() || snap.fds.size() + count > wire::kMaxInlineFds) {
+    return dropConn(conn);
+  }
+  for (size_t i = 0; i < count; ++i) {
+    int32_t number;
+    std::memcpy(&number, msg.payload.data() + i * sizeof(int32_t), sizeof(number));
+    snap.fds[number] = UniqueFd(msg.fds[i]);
+    msg.fds[i] = -1;
+  }
 }
 
 // ---- Effects -----------------------------------------------------------------------------------

@@ -21,13 +21,15 @@
 #include "local_driver/core/driver.h"
 #include "local_driver/io/area.h"
 #include "local_driver/io/event_loop.h"
+#include "local_driver/io/process_memory.h"
 
 namespace nb::driver::io {
 
 class DeviceServer final : public Effects {
  public:
-  // `listen_fd`: a bound, listening SOCK_SEQPACKET socket (owned).
-  DeviceServer(std::string name, int listen_fd);
+  // `listen_fd`: a bound, listening SOCK_SEQPACKET socket (owned). `force_inline`: treat every
+  // client as if process_vm_readv/pidfd_getfd were denied (tests of the inline fallback).
+  DeviceServer(std::string name, int listen_fd, bool force_inline = false);
   ~DeviceServer() override;
   DeviceServer(const DeviceServer&) = delete;
   DeviceServer& operator=(const DeviceServer&) = delete;
@@ -65,6 +67,8 @@ class DeviceServer final : public Effects {
     uint64_t client_read_size = 0;  // bwr.read_size as the client gave it
     uint64_t read_consumed_on_entry = 0;
     std::vector<uint8_t> read_out;
+    // Inline memory and files for the next kIoctl (inline mode); cleared after it.
+    InlineSnapshot snapshot;
   };
 
   struct ProcState {
@@ -74,6 +78,8 @@ class DeviceServer final : public Effects {
     uid_t euid = 0;
     int eventfd = -1;
     bool signaled = false;
+    uint32_t mode = 0;                // wire kMode* bits
+    ProcessMemory* memory = nullptr;  // owned by the Driver's process; null once released
     Conn* control = nullptr;
     std::unordered_map<Tid, Conn*> threads;
     std::vector<Tid> pollers;
@@ -99,6 +105,8 @@ class DeviceServer final : public Effects {
   void handleWriteRead(Conn& conn, const client::wire::IoctlRequest& req,
                        std::span<const uint8_t> arg, std::span<const uint8_t> inline_write);
   void handleFdsInstalled(Conn& conn, client::Message& msg);
+  void handleInlineMemory(Conn& conn, client::Message& msg);
+  void handleInlineFds(Conn& conn, client::Message& msg);
 
   // Acts on a writeRead/resumeRead/fdsInstalled result for `conn`.
   void finishWriteRead(Conn& conn, WriteReadResult result);
@@ -115,6 +123,7 @@ class DeviceServer final : public Effects {
 
   std::string name_;
   int listen_fd_;
+  bool force_inline_;
   EventLoop loop_;
   Driver driver_;
   uint64_t next_conn_id_ = 1;

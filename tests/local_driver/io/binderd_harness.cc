@@ -45,7 +45,7 @@ Daemon::~Daemon() {
   }
 }
 
-bool Daemon::start() {
+bool Daemon::start(const std::vector<std::string>& extra_args) {
   if (dir_.empty()) {
     return false;
   }
@@ -55,8 +55,15 @@ bool Daemon::start() {
     if (devnull >= 0 && std::getenv("NB_TEST_DAEMON_LOG") == nullptr) {
       ::dup2(devnull, 2);
     }
-    ::execl(NB_BINDERD_PATH, NB_BINDERD_PATH, "--dir", dir_.c_str(), "--log-level", "warn",
-            static_cast<char*>(nullptr));
+    if (devnull > 2) {
+      ::close(devnull);
+    }
+    std::vector<const char*> argv = {NB_BINDERD_PATH, "--dir", dir_.c_str(), "--log-level", "warn"};
+    for (const auto& a : extra_args) {
+      argv.push_back(a.c_str());
+    }
+    argv.push_back(nullptr);
+    ::execv(NB_BINDERD_PATH, const_cast<char* const*>(argv.data()));
     ::_exit(127);
   }
   const int64_t deadline = nowMs() + 10000;
@@ -109,12 +116,30 @@ int Daemon::fdCount() const {
   return n;
 }
 
+int Daemon::settledFdCount() const {
+  int last = fdCount();
+  for (int i = 0; i < 100; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    int now = fdCount();
+    if (now == last) {
+      return now;
+    }
+    last = now;
+  }
+  return last;
+}
+
 int Daemon::waitFdCount(int want, int timeout_ms) const {
   const int64_t deadline = nowMs() + timeout_ms;
   int n = fdCount();
   while (n != want && nowMs() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
     n = fdCount();
+  }
+  if (n != want) {
+    // Diagnostics for a leak: what the daemon still holds.
+    std::string cmd = "ls -l /proc/" + std::to_string(pid_) + "/fd >&2";
+    [[maybe_unused]] int r = std::system(cmd.c_str());
   }
   return n;
 }

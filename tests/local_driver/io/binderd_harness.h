@@ -17,8 +17,9 @@ class Daemon {
  public:
   Daemon();
   ~Daemon();
-  // Starts binderd (NB_BINDERD_PATH) with --dir dir(); waits for its sockets. False on failure.
-  bool start();
+  // Starts binderd (NB_BINDERD_PATH) with --dir dir() and `extra_args`; waits until its sockets
+  // accept connections. False on failure.
+  bool start(const std::vector<std::string>& extra_args = {});
   // SIGTERM and wait; returns the wait status (or -1).
   int stop();
   pid_t pid() const { return pid_; }
@@ -26,6 +27,8 @@ class Daemon {
   std::string socket(const char* device = "binder") const { return dir_ + "/" + device; }
   // Number of open fds of the daemon (/proc/<pid>/fd).
   int fdCount() const;
+  // fdCount() once it stopped changing (connections being dropped settle first).
+  int settledFdCount() const;
   // Polls until fdCount() == want or timeout; returns the last count.
   int waitFdCount(int want, int timeout_ms) const;
 

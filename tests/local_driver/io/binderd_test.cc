@@ -24,9 +24,15 @@ namespace {
 constexpr uint32_t kPing = 0x50494e47;  // "PING"
 constexpr uint32_t kPong = 0x504f4e47;
 
-class BinderdTest : public ::testing::Test {
+// Parameter: run binderd with --force-inline (clients send transaction memory and files inline,
+// the fallback for when process_vm_readv/pidfd_getfd are denied).
+class BinderdTest : public ::testing::TestWithParam<bool> {
  protected:
-  void SetUp() override { ASSERT_TRUE(daemon_.start()) << "binderd did not start"; }
+  void SetUp() override { ASSERT_TRUE(startDaemon()) << "binderd did not start"; }
+  bool startDaemon() {
+    return daemon_.start(GetParam() ? std::vector<std::string>{"--force-inline"}
+                                    : std::vector<std::string>{});
+  }
 
   // Skips the test while nb_driver_core is the stub.
   bool coreReady() {
@@ -130,7 +136,7 @@ int callContextManager(const std::string& socket, uint32_t flags) {
 
 // ---- Daemon lifecycle (io only) ----------------------------------------------------------------
 
-TEST_F(BinderdTest, RefusesASecondDaemonOnTheSameDir) {
+TEST_P(BinderdTest, RefusesASecondDaemonOnTheSameDir) {
   pid_t second = ::fork();
   if (second == 0) {
     int devnull = ::open("/dev/null", O_WRONLY);
@@ -145,27 +151,27 @@ TEST_F(BinderdTest, RefusesASecondDaemonOnTheSameDir) {
   EXPECT_TRUE(b.ok());
 }
 
-TEST_F(BinderdTest, SigtermExitsCleanlyAndRemovesSockets) {
+TEST_P(BinderdTest, SigtermExitsCleanlyAndRemovesSockets) {
   EXPECT_EQ(daemon_.stop(), 0);
   struct stat st {};
   for (const char* dev : {"binder", "hwbinder", "vndbinder"}) {
     EXPECT_NE(::stat(daemon_.socket(dev).c_str(), &st), 0) << dev;
   }
   // A new daemon can take the directory over.
-  EXPECT_TRUE(daemon_.start());
+  EXPECT_TRUE(startDaemon());
 }
 
-TEST_F(BinderdTest, ReplacesStaleSocketsOfADeadDaemon) {
+TEST_P(BinderdTest, ReplacesStaleSocketsOfADeadDaemon) {
   ::kill(daemon_.pid(), SIGKILL);
   waitExit(daemon_.pid(), 5000);
   struct stat st {};
   ASSERT_EQ(::stat(daemon_.socket().c_str(), &st), 0);  // stale socket left behind
-  ASSERT_TRUE(daemon_.start());
+  ASSERT_TRUE(startDaemon());
   BinderClient b(daemon_.socket());
   EXPECT_TRUE(b.ok());
 }
 
-TEST_F(BinderdTest, DumpCommandReachesTheRunningDaemon) {
+TEST_P(BinderdTest, DumpCommandReachesTheRunningDaemon) {
   std::string cmd = std::string(NB_BINDERD_PATH) + " --dump state --dir " + daemon_.dir() +
                     " --device binder > " + daemon_.dir() + "/dump.txt";
   EXPECT_EQ(std::system(cmd.c_str()), 0);
@@ -175,7 +181,7 @@ TEST_F(BinderdTest, DumpCommandReachesTheRunningDaemon) {
 
 // ---- Client library against the daemon (io only) -----------------------------------------------
 
-TEST_F(BinderdTest, OpenGivesAPollableBinderFdAndDupsAreBinderFds) {
+TEST_P(BinderdTest, OpenGivesAPollableBinderFdAndDupsAreBinderFds) {
   BinderClient b(daemon_.socket());
   ASSERT_TRUE(b.ok());
   EXPECT_TRUE(nb_binder_is_binder_fd(b.fd()));
@@ -196,7 +202,7 @@ TEST_F(BinderdTest, OpenGivesAPollableBinderFdAndDupsAreBinderFds) {
   EXPECT_EQ(errno, ENOENT);
 }
 
-TEST_F(BinderdTest, BogusPointersGiveTheKernelErrnos) {
+TEST_P(BinderdTest, BogusPointersGiveTheKernelErrnos) {
   BinderClient b(daemon_.socket());
   ASSERT_TRUE(b.ok());
   auto* bogus = reinterpret_cast<void*>(0x10);
@@ -211,7 +217,7 @@ TEST_F(BinderdTest, BogusPointersGiveTheKernelErrnos) {
   EXPECT_EQ(b.ioctl(_IO('b', 99), nullptr), EINVAL);
 }
 
-TEST_F(BinderdTest, MmapRules) {
+TEST_P(BinderdTest, MmapRules) {
   BinderClient b(daemon_.socket());
   ASSERT_TRUE(b.ok());
   void* p = nb_binder_mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, b.fd(), 0);
@@ -228,7 +234,7 @@ TEST_F(BinderdTest, MmapRules) {
   EXPECT_EQ(nb_binder_munmap(area, 1 << 20), 0);
 }
 
-TEST_F(BinderdTest, Version) {
+TEST_P(BinderdTest, Version) {
   REQUIRE_CORE();
   BinderClient b(daemon_.socket());
   int32_t v = 0;
@@ -238,7 +244,7 @@ TEST_F(BinderdTest, Version) {
 
 // ---- Transactions across processes (need the core) --------------------------------------------
 
-TEST_F(BinderdTest, ContextManagerRoundTripBetweenTwoProcesses) {
+TEST_P(BinderdTest, ContextManagerRoundTripBetweenTwoProcesses) {
   REQUIRE_CORE();
   Pipe ready;
   const std::string sock = daemon_.socket();
@@ -250,7 +256,7 @@ TEST_F(BinderdTest, ContextManagerRoundTripBetweenTwoProcesses) {
   EXPECT_EQ(waitExit(server), 0);
 }
 
-TEST_F(BinderdTest, OneWayCall) {
+TEST_P(BinderdTest, OneWayCall) {
   REQUIRE_CORE();
   Pipe ready;
   const std::string sock = daemon_.socket();
@@ -262,7 +268,7 @@ TEST_F(BinderdTest, OneWayCall) {
   EXPECT_EQ(waitExit(server), 0);
 }
 
-TEST_F(BinderdTest, BlockedReadIsWokenByACall) {
+TEST_P(BinderdTest, BlockedReadIsWokenByACall) {
   REQUIRE_CORE();
   Pipe ready;
   Pipe entered;
@@ -278,7 +284,7 @@ TEST_F(BinderdTest, BlockedReadIsWokenByACall) {
   EXPECT_EQ(waitExit(server), 0);
 }
 
-TEST_F(BinderdTest, PollReadinessFollowsWork) {
+TEST_P(BinderdTest, PollReadinessFollowsWork) {
   REQUIRE_CORE();
   Pipe ready;
   Pipe polled;
@@ -328,8 +334,8 @@ TEST_F(BinderdTest, PollReadinessFollowsWork) {
   EXPECT_EQ(waitExit(server), 0);
 }
 
-TEST_F(BinderdTest, KillNineReturnsDaemonToBaselineFds) {
-  const int baseline = daemon_.fdCount();
+TEST_P(BinderdTest, KillNineReturnsDaemonToBaselineFds) {
+  const int baseline = daemon_.settledFdCount();
   ASSERT_GT(baseline, 0);
   Pipe ready;
   const std::string sock = daemon_.socket();
@@ -358,7 +364,7 @@ TEST_F(BinderdTest, KillNineReturnsDaemonToBaselineFds) {
   EXPECT_EQ(daemon_.waitFdCount(baseline, 5000), baseline);
 }
 
-TEST_F(BinderdTest, PeerDeathGivesDeadReplyAndDeathNotification) {
+TEST_P(BinderdTest, PeerDeathGivesDeadReplyAndDeathNotification) {
   REQUIRE_CORE();
   Pipe ready;
   Pipe entered;
@@ -419,7 +425,7 @@ TEST_F(BinderdTest, PeerDeathGivesDeadReplyAndDeathNotification) {
   EXPECT_EQ(waitExit(client), 0);
 }
 
-TEST_F(BinderdTest, ThreeDevicesHaveIndependentContextManagers) {
+TEST_P(BinderdTest, ThreeDevicesHaveIndependentContextManagers) {
   REQUIRE_CORE();
   BinderClient a(daemon_.socket("binder"));
   BinderClient b(daemon_.socket("hwbinder"));
@@ -432,6 +438,11 @@ TEST_F(BinderdTest, ThreeDevicesHaveIndependentContextManagers) {
   BinderClient again(daemon_.socket("binder"));
   EXPECT_EQ(again.ioctl(BINDER_SET_CONTEXT_MGR, &unused), EBUSY);
 }
+
+INSTANTIATE_TEST_SUITE_P(Modes, BinderdTest, ::testing::Values(false, true),
+                         [](const ::testing::TestParamInfo<bool>& param_info) {
+                           return param_info.param ? "Inline" : "Direct";
+                         });
 
 }  // namespace
 }  // namespace nb::testing
