@@ -202,11 +202,17 @@ absl::Status WireEncoder::encodeAll() {
   }
   if (walker.failed()) {
     const codec::WalkError error = *walker.error();
-    return withIndex(
-        absl::InvalidArgumentError(absl::StrCat(
-            "local buffer rejected at object ", walker.failedIndex(), ": ",
-            codec::walkErrorName(error), " (errno ", codec::walkErrorErrno(error), ")")),
-        walker.failedIndex());
+    const std::string what =
+        absl::StrCat(codec::walkErrorName(error), " (errno ", codec::walkErrorErrno(error), ")");
+    // The size rules are about the whole buffer, not about object 0.
+    if (error == codec::WalkError::kOffsetsSizeUnaligned ||
+        error == codec::WalkError::kBuffersSizeUnaligned ||
+        error == codec::WalkError::kSizeOverflow) {
+      return absl::InvalidArgumentError(absl::StrCat("local buffer rejected: ", what));
+    }
+    return withIndex(absl::InvalidArgumentError(absl::StrCat("local buffer rejected at object ",
+                                                             walker.failedIndex(), ": ", what)),
+                     walker.failedIndex());
   }
   return absl::OkStatus();
 }

@@ -870,6 +870,21 @@ TEST(TransactionWireMapperTest, SendMalformedLocalBufferUndoes) {
   EXPECT_EQ(mapper.live, 0);
 }
 
+TEST(TransactionWireMapperTest, SendWholeBufferErrorHasNoObjectIndex) {
+  LocalTxn txn;
+  txn.raw(4);
+  txn.handle(BINDER_TYPE_HANDLE, 2);
+  LocalBufferView view = txn.view();
+  view.offsets = view.offsets.first(4);  // offsets_size % 8 != 0
+  FakeMapper mapper;
+  WireParcel wire;
+  const absl::Status status = toWireParcel(view, mapper, {}, &wire);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
+  EXPECT_EQ(failedObjectIndex(status), std::nullopt);
+  EXPECT_NE(status.message().find("offsets_size_unaligned"), absl::string_view::npos) << status;
+  EXPECT_EQ(mapper.calls, 0);
+}
+
 TEST(TransactionWireMapperTest, ReceiveFailureNamesObjectAndUndoes) {
   const WireParcel wire = validWire();  // handle, A, B, FDA{5,6}, fd
   FakeMapper mapper;
