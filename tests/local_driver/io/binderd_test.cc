@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstring>
 #include <string>
 #include <thread>
@@ -456,6 +457,187 @@ TEST_P(BinderdTest, ThreeDevicesHaveIndependentContextManagers) {
   EXPECT_EQ(b.ioctl(BINDER_SET_CONTEXT_MGR, &unused), 0);
   BinderClient again(daemon_.socket("binder"));
   EXPECT_EQ(again.ioctl(BINDER_SET_CONTEXT_MGR, &unused), EBUSY);
+}
+
+// ---- Files and scatter-gather buffers (kInstallFds, FDA closes, inline fds/memory) -----------
+
+// The manager accepts fds (SET_CONTEXT_MGR_EXT with FLAT_BINDER_FLAG_ACCEPTS_FDS), receives a
+// BINDER_TYPE_FD and an FDA of two fds inside a PTR buffer, writes into each received fd, checks
+// the FDA fds are closed once it frees the buffer, and replies.
+int serveFiles(const std::string& socket, Pipe& ready) {
+  BinderClient b(socket);
+  int32_t v;
+  if (!b.ok() || b.map() != 0 || b.version(&v) != 0) {
+    return 60;
+  }
+  flat_binder_object mgr{};
+  mgr.hdr.type = BINDER_TYPE_BINDER;
+  mgr.flags = FLAT_BINDER_FLAG_ACCEPTS_FDS;
+  if (b.ioctl(BINDER_SET_CONTEXT_MGR_EXT, &mgr) != 0) {
+    return 61;
+  }
+  std::vector<uint8_t> w;
+  BinderClient::putU32(w, BC_ENTER_LOOPER);
+  b.writeRead(w, nullptr, 0);
+  ready.send(1);
+  std::vector<Returned> got;
+  if (b.transact({}, {BR_TRANSACTION}, &got) != 0) {
+    return 62;
+  }
+  const Returned& t = got.back();
+  const uint8_t* data = reinterpret_cast<const uint8_t*>(t.txn.data.ptr.buffer);
+  const auto* offsets = reinterpret_cast<const binder_size_t*>(t.txn.data.ptr.offsets);
+  if (t.txn.offsets_size != 3 * sizeof(binder_size_t)) {
+    return 63;
+  }
+  binder_fd_object fd_obj;
+  binder_buffer_object ptr;
+  std::memcpy(&fd_obj, data + offsets[0], sizeof(fd_obj));
+  std::memcpy(&ptr, data + offsets[1], sizeof(ptr));
+  if (fd_obj.hdr.type != BINDER_TYPE_FD || ptr.hdr.type != BINDER_TYPE_PTR) {
+    return 64;
+  }
+  int32_t fda[2];
+  std::memcpy(fda, reinterpret_cast<const void*>(ptr.buffer), sizeof(fda));
+  for (int fd : {static_cast<int>(fd_obj.fd), fda[0], fda[1]}) {
+    if (::write(fd, "x", 1) != 1) {
+      return 65;
+    }
+  }
+  std::vector<uint8_t> reply;
+  BinderClient::putFreeBuffer(reply, t.txn.data.ptr.buffer);
+  const uint32_t ok = 1;
+  BinderClient::putTransaction(reply, BC_REPLY, 0, 0, 0, &ok, sizeof(ok));
+  std::vector<Returned> after;
+  if (b.transact(reply, {BR_TRANSACTION_COMPLETE}, &after) != 0) {
+    return 66;
+  }
+  // FDA fds are closed by BC_FREE_BUFFER (the kernel's deferred fd close); the plain FD object's
+  // fd stays with the receiver.
+  if (::fcntl(fda[0], F_GETFD) != -1 || ::fcntl(fda[1], F_GETFD) != -1) {
+    return 67;
+  }
+  if (::fcntl(static_cast<int>(fd_obj.fd), F_GETFD) == -1) {
+    return 68;
+  }
+  return 0;
+}
+
+TEST_P(BinderdTest, FilesAndScatterGatherBuffersReachTheReceiver) {
+  REQUIRE_CORE();
+  Pipe ready;
+  const std::string sock = daemon_.socket();
+  pid_t server = spawn([&] { return serveFiles(sock, ready); });
+  int64_t x;
+  ASSERT_TRUE(ready.recv(&x));
+  pid_t client = spawn([&]() -> int {
+    BinderClient b(sock);
+    int32_t v;
+    if (!b.ok() || b.map() != 0 || b.version(&v) != 0) {
+      return 70;
+    }
+    int pipes[3][2];
+    for (auto& p : pipes) {
+      if (::pipe(p) != 0) {
+        return 71;
+      }
+    }
+    // data: [u64 pad][fd object][PTR object][FDA object]; a PTR at offset 0 cannot be a parent.
+    struct __attribute__((packed)) {
+      uint64_t pad;
+      binder_fd_object fd_obj;
+      binder_buffer_object ptr;
+      binder_fd_array_object fda;
+    } data{};
+    int32_t fd_array[2] = {pipes[1][1], pipes[2][1]};
+    data.fd_obj.hdr.type = BINDER_TYPE_FD;
+    data.fd_obj.fd = static_cast<uint32_t>(pipes[0][1]);
+    data.ptr.hdr.type = BINDER_TYPE_PTR;
+    data.ptr.buffer = reinterpret_cast<binder_uintptr_t>(fd_array);
+    data.ptr.length = sizeof(fd_array);
+    data.fda.hdr.type = BINDER_TYPE_FDA;
+    data.fda.num_fds = 2;
+    data.fda.parent = 1;  // index of the PTR object in the offsets array
+    data.fda.parent_offset = 0;
+    const binder_size_t offsets[3] = {8, 8 + sizeof(binder_fd_object),
+                                      8 + sizeof(binder_fd_object) + sizeof(binder_buffer_object)};
+    std::vector<uint8_t> w;
+    BinderClient::putU32(w, BC_TRANSACTION_SG);
+    binder_transaction_data_sg sg{};
+    sg.transaction_data.target.handle = 0;
+    sg.transaction_data.code = 3;
+    sg.transaction_data.flags = TF_ACCEPT_FDS;
+    sg.transaction_data.data_size = sizeof(data);
+    sg.transaction_data.offsets_size = sizeof(offsets);
+    sg.transaction_data.data.ptr.buffer = reinterpret_cast<binder_uintptr_t>(&data);
+    sg.transaction_data.data.ptr.offsets = reinterpret_cast<binder_uintptr_t>(offsets);
+    sg.buffers_size = sizeof(fd_array);
+    const auto* raw = reinterpret_cast<const uint8_t*>(&sg);
+    w.insert(w.end(), raw, raw + sizeof(sg));
+    std::vector<Returned> got;
+    if (b.transact(w, {BR_REPLY, BR_DEAD_REPLY, BR_FAILED_REPLY}, &got) != 0) {
+      return 72;
+    }
+    if (got.back().cmd != BR_REPLY) {
+      return 73;
+    }
+    for (auto& p : pipes) {
+      char c = 0;
+      if (::read(p[0], &c, 1) != 1 || c != 'x') {
+        return 74;
+      }
+    }
+    return 0;
+  });
+  EXPECT_EQ(waitExit(client), 0);
+  EXPECT_EQ(waitExit(server), 0);
+}
+
+TEST_P(BinderdTest, ManyThreadsOfOneProcessCallConcurrently) {
+  REQUIRE_CORE();
+  constexpr int kThreads = 4;
+  constexpr int kCallsPerThread = 25;
+  Pipe ready;
+  const std::string sock = daemon_.socket();
+  pid_t server =
+      spawn([&] { return serveContextManager(sock, ready, kThreads * kCallsPerThread); });
+  int64_t x;
+  ASSERT_TRUE(ready.recv(&x));
+  pid_t client = spawn([&]() -> int {
+    BinderClient b(sock);
+    if (!b.ok() || b.map(1 << 20) != 0) {
+      return 80;
+    }
+    std::atomic<int> failures{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&] {
+        int32_t v;
+        if (b.version(&v) != 0) {
+          ++failures;
+        }
+        for (int i = 0; i < kCallsPerThread; ++i) {
+          std::vector<uint8_t> w;
+          BinderClient::putTransaction(w, BC_TRANSACTION, 0, 1, 0, &kPing, sizeof(kPing));
+          std::vector<Returned> got;
+          if (b.transact(w, {BR_REPLY, BR_DEAD_REPLY, BR_FAILED_REPLY}, &got) != 0 ||
+              got.back().cmd != BR_REPLY) {
+            ++failures;
+            return;
+          }
+          std::vector<uint8_t> f;
+          BinderClient::putFreeBuffer(f, got.back().txn.data.ptr.buffer);
+          b.writeRead(f, nullptr, 0);
+        }
+      });
+    }
+    for (auto& t : threads) {
+      t.join();
+    }
+    return failures.load() == 0 ? 0 : 81;
+  });
+  EXPECT_EQ(waitExit(client), 0);
+  EXPECT_EQ(waitExit(server), 0);
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, BinderdTest, ::testing::Values(false, true),
