@@ -105,6 +105,8 @@ static void handshake_client(void* arg) {
   struct wb w = {0};
   wb_txn(&w, BC_TRANSACTION, 0, 1, 0, data, sizeof data, offs, 1);
   bt_wr(&b, &w, 1, "send-binder");
+  bt_signal(S.c2p[1]); /* BR_INCREFS/BR_ACQUIRE read, not yet acknowledged */
+  bt_wait(S.p2c[0]);
   struct wb d = {0};
   wb_free(&d, b.last_buffer);
   wb_ptr_cookie(&d, BC_INCREFS_DONE, NODE_PTR, NODE_COOKIE);
@@ -113,6 +115,17 @@ static void handshake_client(void* arg) {
   bt_signal(S.c2p[1]);
   bt_wait(S.p2c[0]); /* mgr dropped its refs */
   bt_wr(&b, NULL, 1, "after-release");
+}
+
+static void node_info(struct bt* b, uint32_t handle, const char* label) {
+  struct binder_node_info_for_ref info;
+  memset(&info, 0, sizeof info);
+  info.handle = handle;
+  if (ioctl(b->fd, BINDER_GET_NODE_INFO_FOR_REF, &info) == 0)
+    bt_log(b, "%s: node_info_for_ref(%u): strong=%u weak=%u", label, handle, info.strong_count,
+           info.weak_count);
+  else
+    bt_log(b, "%s: node_info_for_ref(%u): errno=%d", label, handle, errno);
 }
 
 static int s_refcount_handshake(void) {
@@ -131,14 +144,11 @@ static int s_refcount_handshake(void) {
   wb_free(&w, b.last_buffer);
   wb_txn(&w, BC_REPLY, 0, 0, 0, "ok\0\0", 4, NULL, 0);
   bt_wr(&b, &w, 1, "take-refs-and-reply");
-  struct binder_node_info_for_ref info;
-  memset(&info, 0, sizeof info);
-  info.handle = 1;
-  if (ioctl(b.fd, BINDER_GET_NODE_INFO_FOR_REF, &info) == 0)
-    bt_log(&b, "node_info_for_ref(1): strong=%u weak=%u", info.strong_count, info.weak_count);
-  else
-    bt_log(&b, "node_info_for_ref(1): errno=%d", errno);
   bt_wait(S.c2p[0]);
+  node_info(&b, 1, "before-ack");
+  bt_signal(S.p2c[1]);
+  bt_wait(S.c2p[0]);
+  node_info(&b, 1, "after-ack");
   struct wb r = {0};
   wb_u32(&r, BC_RELEASE);
   wb_u32(&r, 1);
