@@ -270,8 +270,19 @@ int copyFaultErrno(uint32_t cmd) {
 
 // Receives the daemon's answer to a kIoctl: installs files when asked, then returns the kReply.
 int awaitIoctlReply(int sock, Message& reply) {
+  bool interrupted = false;
   for (;;) {
-    int err = recvMessage(sock, reply);
+    // A signal without SA_RESTART interrupts the wait as it interrupts the kernel's binder read:
+    // ask the daemon to end the read with EINTR (it may already have answered), and keep waiting
+    // for the one reply.
+    int err = recvMessage(sock, reply, /*retry_eintr=*/interrupted);
+    if (err == EINTR) {
+      interrupted = true;
+      if (sendMessage(sock, wire::Op::kInterrupt, 0, std::span<const uint8_t>()) != 0) {
+        return EIO;
+      }
+      continue;
+    }
     if (err != 0) {
       return err == ECONNRESET ? EIO : err;
     }
@@ -604,6 +615,16 @@ int nb_binder_close(int fd) {
 bool nb_binder_is_binder_fd(int fd) { return nb::client::bitTest(fd); }
 
 bool nb_binder_forget_fd(int fd) { return nb::client::unregisterFd(fd) != nullptr; }
+
+void nb_binder_forget_range(unsigned int first, unsigned int last) {
+  using namespace nb::client;
+  last = std::min<unsigned int>(last, kMaxTrackedFd - 1);
+  for (unsigned int fd = first; fd <= last && fd < kMaxTrackedFd; ++fd) {
+    if (bitTest(static_cast<int>(fd))) {
+      unregisterFd(static_cast<int>(fd));
+    }
+  }
+}
 
 int nb_binder_fcntl_dupfd(int fd, int cmd, int minfd) {
   using namespace nb::client;

@@ -40,6 +40,8 @@ int nb_binder_poll_prepare(int fd);
 // Tells the library an fd number was closed or replaced behind its back (dup2 onto a binder fd
 // by other means); the shim calls it. Returns true if it was a binder fd.
 bool nb_binder_forget_fd(int fd);
+// The same for every fd in [first, last] (close_range/closefrom).
+void nb_binder_forget_range(unsigned int first, unsigned int last);
 // True if [addr, addr+len) overlaps a binder area mapped through nb_binder_mmap.
 bool nb_binder_is_binder_mapping(const void* addr, size_t len);
 }

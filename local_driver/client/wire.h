@@ -19,6 +19,10 @@
 // BINDER_WRITE_READ whose read carries files: the daemon first sends kInstallFds with the files
 // (SCM_RIGHTS), the client answers kFdsInstalled with the fd numbers it got, then the kReply.
 //
+// kInterrupt (no payload, no reply of its own): a signal interrupted the client while it waited
+// for a kIoctl reply. If that read is still parked, the daemon cancels the wait and the kReply
+// carries EINTR (the kernel's -EINTR); otherwise the reply already sent stands and it is ignored.
+//
 // Inline mode (docs/binderd.md "fallback"): when binderd may not read the client's memory
 // (process_vm_readv EPERM) or take its files (pidfd_getfd EPERM), found by probing at open, the
 // OpenReply says so and the client sends, before each BINDER_WRITE_READ, the memory the daemon
@@ -66,6 +70,7 @@ enum class Op : uint16_t {
   kFdsInstalled = 21,
   kInlineMemory = 22,
   kInlineFds = 23,
+  kInterrupt = 24,
   // Daemon to client.
   kReply = 100,
   kInstallFds = 101,

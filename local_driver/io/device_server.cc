@@ -188,6 +188,8 @@ void DeviceServer::dispatch(Conn& conn, Message& msg) {
           return handleInlineMemory(conn, msg);
         case wire::Op::kInlineFds:
           return handleInlineFds(conn, msg);
+        case wire::Op::kInterrupt:
+          return handleInterrupt(conn);
         default:
           break;
       }
@@ -603,6 +605,17 @@ void DeviceServer::handleFdsInstalled(Conn& conn, Message& msg) {
   conn.awaiting_fds = false;
   finishWriteRead(conn,
                   driver_.fdsInstalled(conn.proc->id, conn.tid, conn.bwr, conn.read_out, numbers));
+}
+
+void DeviceServer::handleInterrupt(Conn& conn) {
+  if (!conn.parked) {
+    return;  // the reply is already on its way (or the fds install is in progress)
+  }
+  driver_.cancelWait(conn.proc->id, conn.tid);
+  WriteReadResult result;
+  result.kind = WriteReadResult::Kind::kDone;
+  result.error = EINTR;
+  finishWriteRead(conn, std::move(result));
 }
 
 void DeviceServer::handleInlineMemory(Conn& conn, Message& msg) {

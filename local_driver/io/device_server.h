@@ -106,6 +106,7 @@ class DeviceServer final : public Effects {
                        std::span<const uint8_t> arg, std::span<const uint8_t> inline_write);
   void handleFdsInstalled(Conn& conn, client::Message& msg);
   void handleInlineMemory(Conn& conn, client::Message& msg);
+  void handleInterrupt(Conn& conn);
   void handleInlineFds(Conn& conn, client::Message& msg);
 
   // Acts on a writeRead/resumeRead/fdsInstalled result for `conn`.

@@ -8,6 +8,7 @@
 // client library. Only the hooks below are exported (preload.map).
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <linux/close_range.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/epoll.h>
@@ -257,6 +258,22 @@ int fcntl64(int fd, int cmd, ...) {
   }
   NB_NEXT(fcntl64);
   return real_fcntl64(fd, cmd, arg);
+}
+
+// Descriptors closed in bulk stop being binder fds (their numbers may be reused at once).
+int close_range(unsigned int first, unsigned int last, int flags) {
+  NB_NEXT(close_range);
+  int r = real_close_range(first, last, flags);
+  if (r == 0 && (flags & CLOSE_RANGE_CLOEXEC) == 0) {
+    nb_binder_forget_range(first, last);
+  }
+  return r;
+}
+
+void closefrom(int lowfd) {
+  NB_NEXT(closefrom);
+  real_closefrom(lowfd);
+  nb_binder_forget_range(lowfd < 0 ? 0 : static_cast<unsigned int>(lowfd), ~0u);
 }
 
 int poll(struct pollfd* fds, nfds_t nfds, int timeout) {

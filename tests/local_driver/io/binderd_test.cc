@@ -4,8 +4,10 @@
 // (it answers ENOSYS), so they report "pending on the core" instead of failing.
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -17,6 +19,7 @@
 
 #include "gtest/gtest.h"
 #include "local_driver/client/binder_client.h"
+#include "local_driver/client/seqpacket.h"
 #include "tests/local_driver/io/binderd_harness.h"
 
 namespace nb::testing {
@@ -638,6 +641,123 @@ TEST_P(BinderdTest, ManyThreadsOfOneProcessCallConcurrently) {
   });
   EXPECT_EQ(waitExit(client), 0);
   EXPECT_EQ(waitExit(server), 0);
+}
+
+// ---- Waiting, interruption, flush ---------------------------------------------------------------
+
+// Starts a looper read on a new thread of `b`; the future yields the ioctl's errno.
+std::thread blockedRead(BinderClient& b, std::atomic<int>& result, std::atomic<pid_t>& tid) {
+  return std::thread([&] {
+    tid = static_cast<pid_t>(::gettid());
+    int32_t v;
+    b.version(&v);  // a thread's first read returns at once (§17.6): start with an ioctl
+    std::vector<uint8_t> w;
+    BinderClient::putU32(w, BC_ENTER_LOOPER);
+    std::vector<uint8_t> read;
+    result = b.writeRead(w, &read, 256);
+  });
+}
+
+void onSignal(int) {}
+
+TEST_P(BinderdTest, SignalInterruptsABlockedReadWithEintr) {
+  REQUIRE_CORE();
+  BinderClient b(daemon_.socket());
+  ASSERT_TRUE(b.ok());
+  ASSERT_EQ(b.map(), 0);
+  struct sigaction sa {};
+  sa.sa_handler = onSignal;  // no SA_RESTART: the kernel's read returns -EINTR
+  struct sigaction old {};
+  ASSERT_EQ(::sigaction(SIGUSR1, &sa, &old), 0);
+  std::atomic<int> result{-1};
+  std::atomic<pid_t> tid{0};
+  std::thread reader = blockedRead(b, result, tid);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_EQ(result.load(), -1) << "the read should be blocked";
+  ::pthread_kill(reader.native_handle(), SIGUSR1);
+  reader.join();
+  ::sigaction(SIGUSR1, &old, nullptr);
+  EXPECT_EQ(result.load(), EINTR);
+  // The thread's connection is still usable.
+  int32_t v;
+  EXPECT_EQ(b.version(&v), 0);
+}
+
+TEST_P(BinderdTest, CloseOfADupFlushesBlockedReads) {
+  REQUIRE_CORE();
+  BinderClient b(daemon_.socket());
+  ASSERT_TRUE(b.ok());
+  ASSERT_EQ(b.map(), 0);
+  std::atomic<int> result{-1};
+  std::atomic<pid_t> tid{0};
+  std::thread reader = blockedRead(b, result, tid);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_EQ(result.load(), -1) << "the read should be blocked";
+  int d = nb_binder_dup(b.fd());
+  ASSERT_GE(d, 0);
+  EXPECT_EQ(nb_binder_close(d), 0);  // flush: every thread returns to userspace
+  reader.join();
+  EXPECT_EQ(result.load(), 0);
+}
+
+TEST_P(BinderdTest, NonblockingReadWithNothingToDoIsEagain) {
+  REQUIRE_CORE();
+  BinderClient b(daemon_.socket(), O_NONBLOCK);
+  ASSERT_TRUE(b.ok());
+  ASSERT_EQ(b.map(), 0);
+  int32_t v;
+  ASSERT_EQ(b.version(&v), 0);
+  std::vector<uint8_t> w;
+  BinderClient::putU32(w, BC_ENTER_LOOPER);
+  std::vector<uint8_t> read;
+  EXPECT_EQ(b.writeRead(w, &read, 256), EAGAIN);
+}
+
+// ---- Robustness of the daemon against malformed clients ----------------------------------------
+
+TEST_P(BinderdTest, MalformedRequestsDropOnlyTheirConnection) {
+  const int baseline = daemon_.settledFdCount();
+  auto attempt = [&](const std::vector<uint8_t>& datagram) {
+    int fd = client::connectSeqpacket(daemon_.socket().c_str());
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::send(fd, datagram.data(), datagram.size(), 0),
+              static_cast<ssize_t>(datagram.size()));
+    client::Message reply;
+    int err = client::recvMessage(fd, reply);
+    // Either an error reply or the connection is closed; never a success.
+    EXPECT_TRUE(err != 0 || reply.header.error != 0);
+    reply.closeFds();
+    ::close(fd);
+  };
+  auto header = [](client::wire::Op op, uint32_t payload_size) {
+    client::wire::Header h;
+    h.op = static_cast<uint16_t>(op);
+    h.payload_size = payload_size;
+    std::vector<uint8_t> out(sizeof(h));
+    std::memcpy(out.data(), &h, sizeof(h));
+    return out;
+  };
+  attempt({1, 2, 3});                            // shorter than a header
+  attempt(header(client::wire::Op::kIoctl, 0));  // not a hello
+  attempt(header(client::wire::Op::kReply, 0));  // daemon-to-client op
+  attempt(header(static_cast<client::wire::Op>(999), 0));
+  attempt(header(client::wire::Op::kOpen, 0));  // payload too short
+  std::vector<uint8_t> bad_attach = header(client::wire::Op::kAttach, 16);
+  bad_attach.resize(bad_attach.size() + 16, 0xab);  // unknown token
+  attempt(bad_attach);
+  std::vector<uint8_t> lying = header(client::wire::Op::kOpen, 1000);
+  lying.resize(lying.size() + 4);  // payload_size lies
+  attempt(lying);
+  // Nothing of the rejected connections is left: a new open costs exactly its control
+  // connection, eventfd and pidfd.
+  BinderClient good(daemon_.socket());
+  ASSERT_TRUE(good.ok());
+  EXPECT_EQ(daemon_.waitFdCount(baseline + 3, 5000), baseline + 3);
+  int32_t v;
+  good.version(&v);
+  // The daemon still serves everyone.
+  BinderClient other(daemon_.socket());
+  EXPECT_TRUE(other.ok());
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, BinderdTest, ::testing::Values(false, true),
