@@ -17,7 +17,7 @@ void Context::threadRelease(Process* proc, Thread* thread) {
       buf->transaction = nullptr;
     }
     cleanupTransaction(limbo, BR_DEAD_REPLY);
-    if (buf != nullptr) {
+    if (buf != nullptr && !proc->is_dead) {
       freeBuf(proc, buf, /*is_failure=*/true);
     }
   }
@@ -68,7 +68,8 @@ void Context::releaseWork(Process* proc, WorkList& list) {
           buf->transaction = nullptr;
         }
         cleanupTransaction(t, BR_DEAD_REPLY);
-        if (buf != nullptr) {
+        // A dying process's buffers go with its area, unreleased (its nodes are already dead).
+        if (buf != nullptr && !proc->is_dead) {
           freeBuf(proc, buf, /*is_failure=*/true);
         }
         break;
