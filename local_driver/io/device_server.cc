@@ -140,7 +140,7 @@ void DeviceServer::onReadable(uint64_t conn_id) {
     return;
   }
   dispatch(conn, msg);
-  msg.closeFds();  // clients never send files in this protocol version
+  msg.closeFds();  // files no handler took
   drainEffects();
 }
 
@@ -216,6 +216,8 @@ void DeviceServer::dropConn(Conn& conn) {
         driver_.cancelWait(proc->id, conn.tid);
       }
       proc->threads.erase(conn.tid);
+      // A thread that is gone (its connection closes at thread exit) polls no more.
+      std::erase(proc->pollers, conn.tid);
     } else if (conn.role == Role::kControl) {
       proc->control = nullptr;
       releaseProc(*proc);
@@ -243,9 +245,6 @@ void DeviceServer::releaseProc(ProcState& proc) {
   }
   if (proc.control != nullptr) {
     proc.control->proc = nullptr;
-  }
-  for (int fd : proc.close_fds) {
-    (void)fd;  // numbers in a dead client: nothing to close on our side
   }
   if (proc.eventfd >= 0) {
     ::close(proc.eventfd);
@@ -686,15 +685,14 @@ void DeviceServer::drainEffects() {
       finishWriteRead(conn,
                       driver_.resumeRead(proc->id, tid, conn.bwr, conn.read_out, conn.nonblock));
     }
-    std::vector<ProcId> dirty;
-    dirty.swap(poll_dirty_);
-    std::sort(dirty.begin(), dirty.end());
-    dirty.erase(std::unique(dirty.begin(), dirty.end()), dirty.end());
-    for (ProcId id : dirty) {
-      if (ProcState* proc = findProc(id)) {
-        updatePollLevel(*proc);
-      }
-    }
+    poll_dirty_.clear();
+  }
+  // TODO(perf): keep a list of the processes that have pollers.
+  // Work can also disappear without a wake-up (a dead sender's transaction withdrawn, another
+  // thread taking process work): re-evaluate every process that has pollers, so a stale readable
+  // level never sends a poller into a read that blocks.
+  for (auto& [token, proc] : procs_) {
+    updatePollLevel(*proc);
   }
   draining_ = false;
 }
