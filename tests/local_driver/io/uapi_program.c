@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -125,6 +126,11 @@ int main(void) {
   int dupfd = fcntl(fd, F_DUPFD_CLOEXEC, 10);
   if (dupfd < 0 || ioctl(dupfd, BINDER_VERSION, &v) != 0) FAIL(8, "dup'ed fd");
   close(dupfd);
+  if (dup2(fd, 100) != 100 || ioctl(100, BINDER_VERSION, &v) != 0) FAIL(8, "dup2'ed fd");
+  close(100);
+  int dup_plain = dup(fd);
+  if (dup_plain < 0 || ioctl(dup_plain, BINDER_VERSION, &v) != 0) FAIL(8, "dup fd");
+  close(dup_plain);
   int zero = 0;
   if (ioctl(fd, BINDER_SET_CONTEXT_MGR, &zero) != 0) FAIL(9, "BINDER_SET_CONTEXT_MGR");
   uint32_t enter = BC_ENTER_LOOPER;
@@ -132,6 +138,12 @@ int main(void) {
   fflush(stdout);
   pid_t child = fork();
   if (child == 0) _exit(client());
+  int ep = epoll_create1(EPOLL_CLOEXEC);
+  struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
+  if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) != 0) FAIL(11, "epoll_ctl");
+  struct epoll_event got_ev;
+  if (epoll_wait(ep, &got_ev, 1, 10000) != 1 || got_ev.data.fd != fd) FAIL(11, "epoll for the call");
+  close(ep);
   struct pollfd pfd = {fd, POLLIN, 0};
   if (poll(&pfd, 1, 10000) != 1 || !(pfd.revents & POLLIN)) FAIL(11, "poll for the call");
   struct binder_transaction_data call;
