@@ -11,6 +11,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <thread>
@@ -98,6 +99,37 @@ int Daemon::stop() {
   int status = waitExit(pid_, 10000);
   pid_ = -1;
   return status;
+}
+
+std::string Daemon::dump(const char* kind, const char* device) const {
+  std::string cmd =
+      std::string(NB_BINDERD_PATH) + " --dump " + kind + " --dir '" + dir_ + "' --device " + device;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (p == nullptr) {
+    return "";
+  }
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof(buf), p)) > 0) {
+    out.append(buf, n);
+  }
+  return ::pclose(p) == 0 ? out : "";
+}
+
+bool Daemon::waitStatsLine(const std::string& line, int timeout_ms) const {
+  const int64_t deadline = nowMs() + timeout_ms;
+  for (;;) {
+    std::string stats = dump("stats");
+    if (stats.find(line) != std::string::npos) {
+      return true;
+    }
+    if (nowMs() > deadline) {
+      std::fprintf(stderr, "stats without \"%s\":\n%s", line.c_str(), stats.c_str());
+      return false;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
 }
 
 int Daemon::fdCount() const {

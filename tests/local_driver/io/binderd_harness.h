@@ -25,6 +25,10 @@ class Daemon {
   pid_t pid() const { return pid_; }
   const std::string& dir() const { return dir_; }
   std::string socket(const char* device = "binder") const { return dir_ + "/" + device; }
+  // Output of `binderd --dump KIND --dir dir() --device DEVICE` ("" on failure).
+  std::string dump(const char* kind, const char* device = "binder") const;
+  // Polls the stats dump until it contains `line` or timeout; true if it did.
+  bool waitStatsLine(const std::string& line, int timeout_ms) const;
   // Number of open fds of the daemon (/proc/<pid>/fd).
   int fdCount() const;
   // fdCount() once it stopped changing (connections being dropped settle first).

@@ -366,6 +366,10 @@ TEST_P(BinderdTest, KillNineReturnsDaemonToBaselineFds) {
   ::kill(victim, SIGKILL);
   waitExit(victim);
   EXPECT_EQ(daemon_.waitFdCount(baseline, 5000), baseline);
+  if (core) {
+    EXPECT_TRUE(daemon_.waitStatsLine("proc: active 0 ", 5000));
+    EXPECT_TRUE(daemon_.waitStatsLine("thread: active 0 ", 5000));
+  }
 }
 
 TEST_P(BinderdTest, PeerDeathGivesDeadReplyAndDeathNotification) {
@@ -446,6 +450,10 @@ TEST_P(BinderdTest, PeerDeathGivesDeadReplyAndDeathNotification) {
   ::kill(server, SIGKILL);
   waitExit(server);
   EXPECT_EQ(waitExit(client), 0);
+  // Both processes are gone: nothing of them is left in the core.
+  EXPECT_TRUE(daemon_.waitStatsLine("proc: active 0 ", 5000));
+  EXPECT_TRUE(daemon_.waitStatsLine("transaction: active 0 ", 5000));
+  EXPECT_TRUE(daemon_.waitStatsLine("node: active 0 ", 5000));
 }
 
 TEST_P(BinderdTest, ThreeDevicesHaveIndependentContextManagers) {

@@ -103,6 +103,7 @@ static int client(void) {
   munmap(area, MAP_SIZE);
   close(fd);
   printf("client: got pong\n");
+  fflush(stdout);
   return 0;
 }
 
