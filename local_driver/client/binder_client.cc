@@ -1,5 +1,4 @@
-// nb_binder_client: see binder_client.h. Hidden descriptors are used through raw syscalls so that
-// the LD_PRELOAD shim, which links this library, never sees (and re-enters on) its own close/mmap.
+// nb_binder_client: the extern "C" API of binder_client.h over binder_file.h.
 #include "local_driver/client/binder_client.h"
 
 #include <fcntl.h>
@@ -21,6 +20,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "local_driver/client/binder_file.h"
 #include "local_driver/client/inline_sender.h"
 #include "local_driver/client/safe_memory.h"
 #include "local_driver/client/seqpacket.h"
@@ -28,159 +28,6 @@
 
 namespace nb::client {
 namespace {
-
-int sysClose(int fd) { return static_cast<int>(::syscall(SYS_close, fd)); }
-int sysFcntl(int fd, int cmd, long arg) {
-  return static_cast<int>(::syscall(SYS_fcntl, fd, cmd, arg));
-}
-void* sysMmap(void* addr, size_t len, int prot, int flags, int fd, off_t off) {
-  return reinterpret_cast<void*>(::syscall(SYS_mmap, addr, len, prot, flags, fd, off));
-}
-int sysMunmap(void* addr, size_t len) { return static_cast<int>(::syscall(SYS_munmap, addr, len)); }
-pid_t sysGettid() { return static_cast<pid_t>(::syscall(SYS_gettid)); }
-
-// One thread's connection to one open; shared by the thread's TLS entry and the File so whoever
-// goes first closes it exactly once.
-struct ThreadConn {
-  std::atomic<int> fd{-1};
-  void close() {
-    int old = fd.exchange(-1);
-    if (old >= 0) {
-      sysClose(old);
-    }
-  }
-};
-
-// One open of a device (the kernel's struct file + binder_proc handle on the client side).
-// Lives while a user fd refers to it, its area is mapped, or a call is using it.
-struct File {
-  uint64_t id = 0;
-  std::string socket_path;
-  uint64_t token = 0;
-  uint32_t mode = 0;  // wire kMode* bits from the OpenReply
-  pid_t opener_pid = 0;
-  std::mutex mu;        // serialises control requests and guards the fields below
-  int control_fd = -1;  // control connection; closing it releases the process in binderd
-  std::vector<std::shared_ptr<ThreadConn>> thread_conns;
-  std::vector<pid_t> poll_tids;
-  uint64_t map_addr = 0;
-  uint64_t map_len = 0;
-  bool mapped = false;
-
-  ~File() {
-    for (auto& conn : thread_conns) {
-      conn->close();
-    }
-    if (control_fd >= 0) {
-      sysClose(control_fd);
-    }
-  }
-
-  // Sends a control request and waits for its reply. Caller holds mu.
-  int controlCall(wire::Op op, std::span<const uint8_t> payload, Message& reply) {
-    int err = sendMessage(control_fd, op, 0, payload);
-    if (err == 0) {
-      err = recvMessage(control_fd, reply);
-    }
-    if (err != 0) {
-      return err == ECONNRESET || err == EPIPE ? EIO : err;
-    }
-    if (reply.op() != wire::Op::kReply) {
-      reply.closeFds();
-      return EPROTO;
-    }
-    return reply.header.error;
-  }
-};
-
-using FilePtr = std::shared_ptr<File>;
-
-constexpr int kMaxTrackedFd = 1 << 16;
-std::atomic<uint64_t> g_fd_bits[kMaxTrackedFd / 64];
-std::atomic<uint64_t> g_next_file_id{1};
-std::atomic<int> g_mapped_count{0};
-
-// Guards the maps; never held across a socket call.
-std::mutex& tableMutex() {
-  static std::mutex mu;
-  return mu;
-}
-std::unordered_map<int, FilePtr>& fdTable() {
-  static auto* table = new std::unordered_map<int, FilePtr>();  // never destroyed: used at exit
-  return *table;
-}
-std::vector<FilePtr>& mappedFiles() {
-  static auto* files = new std::vector<FilePtr>();
-  return *files;
-}
-
-bool bitTest(int fd) {
-  if (fd < 0 || fd >= kMaxTrackedFd) {
-    return false;
-  }
-  return (g_fd_bits[fd / 64].load(std::memory_order_acquire) >> (fd % 64)) & 1;
-}
-void bitSet(int fd, bool on) {
-  uint64_t mask = uint64_t{1} << (fd % 64);
-  if (on) {
-    g_fd_bits[fd / 64].fetch_or(mask, std::memory_order_release);
-  } else {
-    g_fd_bits[fd / 64].fetch_and(~mask, std::memory_order_release);
-  }
-}
-
-FilePtr lookup(int fd) {
-  if (!bitTest(fd)) {
-    return nullptr;
-  }
-  std::lock_guard lock(tableMutex());
-  auto it = fdTable().find(fd);
-  return it == fdTable().end() ? nullptr : it->second;
-}
-
-bool registerFd(int fd, FilePtr file) {
-  if (fd < 0 || fd >= kMaxTrackedFd) {
-    return false;
-  }
-  std::lock_guard lock(tableMutex());
-  fdTable()[fd] = std::move(file);
-  bitSet(fd, true);
-  return true;
-}
-
-FilePtr unregisterFd(int fd) {
-  if (!bitTest(fd)) {
-    return nullptr;
-  }
-  std::lock_guard lock(tableMutex());
-  auto it = fdTable().find(fd);
-  if (it == fdTable().end()) {
-    return nullptr;
-  }
-  FilePtr file = std::move(it->second);
-  fdTable().erase(it);
-  bitSet(fd, false);
-  return file;
-}
-
-// Per-thread connections, keyed by File::id (never reused).
-struct TlsEntry {
-  uint64_t file_id;
-  pid_t pid;  // a forked child must not reuse its parent's connection
-  std::shared_ptr<ThreadConn> conn;
-};
-struct ThreadState {
-  std::vector<TlsEntry> entries;
-  ~ThreadState() {
-    for (auto& e : entries) {
-      if (e.pid == ::getpid()) {
-        e.conn->close();
-      }
-    }
-  }
-};
-thread_local ThreadState t_state;
-
 std::string socketDir() {
   const char* dir = std::getenv("NETBINDER_DIR");
   return dir != nullptr && dir[0] != '\0' ? dir : "/run/netbinder";
@@ -202,58 +49,6 @@ std::string resolveSocketPath(const char* device) {
 int fail(int err) {
   errno = err;
   return -1;
-}
-
-// Returns the calling thread's connection for `file`, connecting and attaching on first use.
-std::shared_ptr<ThreadConn> threadConn(File& file, int* err) {
-  const pid_t pid = ::getpid();
-  auto& entries = t_state.entries;
-  for (auto it = entries.begin(); it != entries.end(); ++it) {
-    if (it->file_id != file.id) {
-      continue;
-    }
-    if (it->pid == pid && it->conn->fd.load() >= 0) {
-      return it->conn;
-    }
-    if (it->pid == pid) {
-      it->conn->close();
-    }
-    entries.erase(it);
-    break;
-  }
-  int sock = connectSeqpacket(file.socket_path.c_str());
-  if (sock < 0) {
-    *err = -sock == ENOENT || -sock == ECONNREFUSED ? EIO : -sock;
-    return nullptr;
-  }
-  wire::AttachRequest attach;
-  attach.token = file.token;
-  attach.tid = sysGettid();
-  Message reply;
-  int e = sendMessage(sock, wire::Op::kAttach, 0, bytesOf(attach));
-  if (e == 0) {
-    e = recvMessage(sock, reply);
-  }
-  if (e == 0 && reply.op() != wire::Op::kReply) {
-    e = EPROTO;
-  }
-  if (e == 0) {
-    e = reply.header.error;
-  }
-  reply.closeFds();
-  if (e != 0) {
-    sysClose(sock);
-    *err = e == ECONNRESET ? EIO : e;
-    return nullptr;
-  }
-  auto conn = std::make_shared<ThreadConn>();
-  conn->fd.store(sock);
-  {
-    std::lock_guard lock(file.mu);
-    file.thread_conns.push_back(conn);
-  }
-  entries.push_back({file.id, pid, conn});
-  return conn;
 }
 
 // The C driver reports a failed copy of these arguments as EINVAL rather than EFAULT (§2).
@@ -432,7 +227,7 @@ int nb_binder_open(const char* device_path_or_name, int flags) {
     return fail(EFAULT);
   }
   auto file = std::make_shared<File>();
-  file->id = g_next_file_id.fetch_add(1);
+  file->id = nextFileId();
   file->socket_path = resolveSocketPath(device_path_or_name);
   file->opener_pid = ::getpid();
   int sock = connectSeqpacket(file->socket_path.c_str());
@@ -441,12 +236,10 @@ int nb_binder_open(const char* device_path_or_name, int flags) {
   }
   file->control_fd = sock;
   // Lets binderd check it may read our memory and take our files (else: inline mode).
-  static const uint64_t probe_value =
-      0x6e62696e64657221ull ^ reinterpret_cast<uintptr_t>(&g_fd_bits);
   wire::OpenRequest open_req;
   open_req.open_flags = static_cast<uint32_t>(flags);
-  open_req.probe_addr = reinterpret_cast<uint64_t>(&probe_value);
-  open_req.probe_value = probe_value;
+  open_req.probe_addr = reinterpret_cast<uint64_t>(probeValue());
+  open_req.probe_value = *probeValue();
   open_req.probe_fd = sock;
   Message reply;
   int err = sendMessage(sock, wire::Op::kOpen, 0, bytesOf(open_req));
@@ -543,27 +336,12 @@ void* nb_binder_mmap(void* addr, size_t len, int prot, int flags, int fd, off_t 
   file->mapped = true;
   file->map_addr = commit.addr;
   file->map_len = len;
-  {
-    std::lock_guard table_lock(tableMutex());
-    mappedFiles().push_back(file);
-    g_mapped_count.fetch_add(1);
-  }
+  addMapped(file);
   return where;
 }
 
 bool nb_binder_is_binder_mapping(const void* addr, size_t len) {
-  using namespace nb::client;
-  if (g_mapped_count.load(std::memory_order_acquire) == 0) {
-    return false;
-  }
-  const uint64_t start = reinterpret_cast<uint64_t>(addr);
-  std::lock_guard lock(tableMutex());
-  for (const auto& file : mappedFiles()) {
-    if (start < file->map_addr + file->map_len && file->map_addr < start + len) {
-      return true;
-    }
-  }
-  return false;
+  return nb::client::isMapped(reinterpret_cast<uint64_t>(addr), len);
 }
 
 int nb_binder_munmap(void* addr, size_t len) {
@@ -571,26 +349,7 @@ int nb_binder_munmap(void* addr, size_t len) {
   if (sysMunmap(addr, len) != 0) {
     return -1;
   }
-  if (g_mapped_count.load(std::memory_order_acquire) == 0) {
-    return 0;
-  }
-  const uint64_t start = reinterpret_cast<uint64_t>(addr);
-  std::vector<FilePtr> hit;
-  {
-    std::lock_guard lock(tableMutex());
-    auto& files = mappedFiles();
-    for (auto it = files.begin(); it != files.end();) {
-      File& f = **it;
-      if (start < f.map_addr + f.map_len && f.map_addr < start + len) {
-        hit.push_back(std::move(*it));
-        it = files.erase(it);
-        g_mapped_count.fetch_sub(1);
-      } else {
-        ++it;
-      }
-    }
-  }
-  for (auto& file : hit) {
+  for (auto& file : takeMappedOverlapping(reinterpret_cast<uint64_t>(addr), len)) {
     std::lock_guard lock(file->mu);
     file->mapped = false;
     wire::MmapCommit unmap;
