@@ -100,91 +100,97 @@ int awaitIoctlReply(int sock, Message& reply) {
   }
 }
 
-int doIoctl(File& file, int fd, uint32_t cmd, uint64_t arg) {
+// One ioctl on its way to the daemon.
+struct PendingIoctl {
+  uint32_t cmd = 0;
+  uint64_t arg = 0;  // the user's pointer
+  wire::IoctlRequest req;
+  std::vector<uint8_t> arg_bytes;
+  std::vector<uint8_t> write_bytes;  // inline write stream (BINDER_WRITE_READ)
+  binder_write_read bwr{};
+  bool is_wr = false;
+
+  bool longWrite() const {
+    return is_wr && bwr.write_size > bwr.write_consumed &&
+           (req.flags & wire::kIoctlWriteInline) == 0;
+  }
+};
+
+// Copies the argument (and a short write stream) in, as copy_from_user would.
+int prepareIoctl(int fd, uint32_t cmd, uint64_t arg, PendingIoctl& io) {
   const uint32_t size = _IOC_SIZE(cmd);
   const uint32_t dir = _IOC_DIR(cmd);
   if (dir == _IOC_NONE || size > wire::kMaxIoctlArg) {
     return EINVAL;
   }
-  std::vector<uint8_t> arg_bytes(size);
-  if ((dir & _IOC_WRITE) != 0 && !safeRead(arg, arg_bytes.data(), size)) {
+  io.cmd = cmd;
+  io.arg = arg;
+  io.arg_bytes.resize(size);
+  if ((dir & _IOC_WRITE) != 0 && !safeRead(arg, io.arg_bytes.data(), size)) {
     return copyFaultErrno(cmd);
   }
-  wire::IoctlRequest req;
-  req.cmd = cmd;
-  req.arg_size = size;
+  io.req.cmd = cmd;
+  io.req.arg_size = size;
   int fl = sysFcntl(fd, F_GETFL, 0);
   if (fl >= 0 && (fl & O_NONBLOCK) != 0) {
-    req.flags |= wire::kIoctlNonblock;
+    io.req.flags |= wire::kIoctlNonblock;
   }
-  std::vector<uint8_t> write_bytes;
-  binder_write_read bwr{};
-  const bool is_wr = cmd == BINDER_WRITE_READ;
-  if (is_wr) {
-    std::memcpy(&bwr, arg_bytes.data(), sizeof(bwr));
-    if (bwr.write_size > bwr.write_consumed &&
-        bwr.write_size - bwr.write_consumed <= wire::kMaxInlineWrite) {
-      write_bytes.resize(bwr.write_size - bwr.write_consumed);
-      if (!safeRead(bwr.write_buffer + bwr.write_consumed, write_bytes.data(),
-                    write_bytes.size())) {
-        return EFAULT;
-      }
-      req.flags |= wire::kIoctlWriteInline;
+  io.is_wr = cmd == BINDER_WRITE_READ;
+  if (!io.is_wr) {
+    return 0;
+  }
+  binder_write_read& bwr = io.bwr;
+  std::memcpy(&bwr, io.arg_bytes.data(), sizeof(bwr));
+  if (bwr.write_size > bwr.write_consumed &&
+      bwr.write_size - bwr.write_consumed <= wire::kMaxInlineWrite) {
+    io.write_bytes.resize(bwr.write_size - bwr.write_consumed);
+    if (!safeRead(bwr.write_buffer + bwr.write_consumed, io.write_bytes.data(),
+                  io.write_bytes.size())) {
+      return EFAULT;
     }
-    if (bwr.read_size > bwr.read_consumed) {
-      req.read_capacity = static_cast<uint32_t>(
-          std::min<uint64_t>(bwr.read_size - bwr.read_consumed, wire::kMaxReadChunk));
-    }
+    io.req.flags |= wire::kIoctlWriteInline;
   }
-  int err = 0;
-  auto conn = threadConn(file, &err);
-  if (!conn) {
-    return err;
+  if (bwr.read_size > bwr.read_consumed) {
+    io.req.read_capacity = static_cast<uint32_t>(
+        std::min<uint64_t>(bwr.read_size - bwr.read_consumed, wire::kMaxReadChunk));
   }
-  const int sock = conn->fd.load();
-  if (is_wr && file.mode != 0 && bwr.write_size > bwr.write_consumed) {
-    const bool long_write = (req.flags & wire::kIoctlWriteInline) == 0;
-    std::vector<uint8_t> long_bytes;
-    if (long_write) {
-      long_bytes.resize(
-          std::min<uint64_t>(bwr.write_size - bwr.write_consumed, wire::kMaxInlineBytes));
-      if (!safeRead(bwr.write_buffer + bwr.write_consumed, long_bytes.data(), long_bytes.size())) {
-        return EFAULT;
-      }
-    }
-    err = sendInline(sock, file.mode, long_write ? long_bytes : write_bytes,
-                     bwr.write_buffer + bwr.write_consumed, long_write);
-    if (err != 0) {
-      return EIO;
-    }
+  return 0;
+}
+
+// Inline mode: the memory and files the daemon will need for this write, before the kIoctl.
+int sendInlineFor(const File& file, int sock, const PendingIoctl& io) {
+  if (!io.is_wr || file.mode == 0 || io.bwr.write_size <= io.bwr.write_consumed) {
+    return 0;
   }
-  const std::span<const uint8_t> parts[3] = {bytesOf(req), arg_bytes, write_bytes};
-  err = sendMessage(sock, wire::Op::kIoctl, 0, parts);
-  if (err != 0) {
-    return EIO;
+  const uint64_t at = io.bwr.write_buffer + io.bwr.write_consumed;
+  if (!io.longWrite()) {
+    return sendInline(sock, file.mode, io.write_bytes, at, false) == 0 ? 0 : EIO;
   }
-  Message reply;
-  err = awaitIoctlReply(sock, reply);
-  if (err != 0) {
-    conn->close();
-    return err;
+  std::vector<uint8_t> bytes(
+      std::min<uint64_t>(io.bwr.write_size - io.bwr.write_consumed, wire::kMaxInlineBytes));
+  if (!safeRead(at, bytes.data(), bytes.size())) {
+    return EFAULT;
   }
+  return sendInline(sock, file.mode, bytes, at, true) == 0 ? 0 : EIO;
+}
+
+// Applies a kReply: closes FDA fds, copies the read stream and the argument back (as
+// copy_to_user). Returns the ioctl's errno, or -1 for a malformed reply.
+int applyIoctlReply(const Message& reply, const PendingIoctl& io) {
   wire::IoctlReply head;
   const auto& p = reply.payload;
   if (p.size() < sizeof(head)) {
-    conn->close();
-    return EPROTO;
+    return -1;
   }
   std::memcpy(&head, p.data(), sizeof(head));
   const size_t need = sizeof(head) + size_t{head.arg_size} + head.read_size +
                       size_t{head.close_count} * sizeof(int32_t);
-  if (need != p.size() || head.arg_size > size || head.read_size > req.read_capacity) {
-    conn->close();
-    return EPROTO;
+  if (need != p.size() || head.arg_size > io.arg_bytes.size() ||
+      head.read_size > io.req.read_capacity) {
+    return -1;
   }
-  const uint8_t* cursor = p.data() + sizeof(head);
-  const uint8_t* out_arg = cursor;
-  const uint8_t* read_bytes = cursor + head.arg_size;
+  const uint8_t* out_arg = p.data() + sizeof(head);
+  const uint8_t* read_bytes = out_arg + head.arg_size;
   const uint8_t* close_list = read_bytes + head.read_size;
   for (uint32_t i = 0; i < head.close_count; ++i) {
     int32_t victim;
@@ -194,15 +200,46 @@ int doIoctl(File& file, int fd, uint32_t cmd, uint64_t arg) {
     }
   }
   int result = reply.header.error;
-  if (is_wr && head.read_size > 0 &&
-      !safeWrite(bwr.read_buffer + bwr.read_consumed, read_bytes, head.read_size)) {
+  if (io.is_wr && head.read_size > 0 &&
+      !safeWrite(io.bwr.read_buffer + io.bwr.read_consumed, read_bytes, head.read_size)) {
     result = EFAULT;
   }
-  const bool copy_back = is_wr || (result == 0 && (dir & _IOC_READ) != 0);
-  if (copy_back && head.arg_size > 0 && !safeWrite(arg, out_arg, head.arg_size)) {
-    return copyFaultErrno(cmd);
+  const bool copy_back = io.is_wr || (result == 0 && (_IOC_DIR(io.cmd) & _IOC_READ) != 0);
+  if (copy_back && head.arg_size > 0 && !safeWrite(io.arg, out_arg, head.arg_size)) {
+    return copyFaultErrno(io.cmd);
   }
   return result;
+}
+
+int doIoctl(File& file, int fd, uint32_t cmd, uint64_t arg) {
+  PendingIoctl io;
+  if (int err = prepareIoctl(fd, cmd, arg, io); err != 0) {
+    return err;
+  }
+  int err = 0;
+  auto conn = threadConn(file, &err);
+  if (!conn) {
+    return err;
+  }
+  const int sock = conn->fd.load();
+  if (err = sendInlineFor(file, sock, io); err != 0) {
+    return err;
+  }
+  const std::span<const uint8_t> parts[3] = {bytesOf(io.req), io.arg_bytes, io.write_bytes};
+  if (sendMessage(sock, wire::Op::kIoctl, 0, parts) != 0) {
+    conn->close();
+    return EIO;
+  }
+  Message reply;
+  err = awaitIoctlReply(sock, reply);
+  if (err == 0) {
+    err = applyIoctlReply(reply, io);
+  }
+  if (err < 0 || err == EIO || err == EPROTO) {
+    conn->close();  // a broken connection is replaced on the thread's next ioctl
+    return err < 0 ? EPROTO : err;
+  }
+  return err;
 }
 
 // Releases the user-visible side of an open: flush in binderd (kernel flush on every close).
