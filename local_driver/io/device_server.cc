@@ -469,6 +469,15 @@ void DeviceServer::drainEffects() {
       finishWriteRead(conn,
                       driver_.resumeRead(proc->id, tid, conn.bwr, conn.read_out, conn.nonblock));
     }
+    // New work for a process whose level is already up: a fresh eventfd write gives
+    // edge-triggered epoll users a new event, as the kernel's wake-up per queued work does.
+    for (ProcId id : poll_dirty_) {
+      ProcState* proc = findProc(id);
+      if (proc != nullptr && proc->signaled && proc->eventfd >= 0) {
+        uint64_t one = 1;
+        [[maybe_unused]] ssize_t r = ::write(proc->eventfd, &one, sizeof(one));
+      }
+    }
     poll_dirty_.clear();
   }
   // TODO(perf): keep a list of the processes that have pollers.
