@@ -53,81 +53,65 @@ int Context::writeLoop(Process* proc, Thread* thread, binder_write_read& bwr,
   return 0;
 }
 
+namespace {
+// Reads the payload T of a command, then runs f on it; EFAULT when the payload is truncated.
+template <typename T, typename F>
+int withPayload(CommandCursor& in, F&& f) {
+  T value{};
+  return in.read(&value) ? f(value) : EFAULT;
+}
+}  // namespace
+
+// One line per BC command (§4).
 int Context::handleBcCommand(Process* proc, Thread* thread, uint32_t cmd, CommandCursor& in) {
   switch (cmd) {
     case BC_INCREFS:
     case BC_ACQUIRE:
     case BC_RELEASE:
-    case BC_DECREFS: {
-      uint32_t target = 0;
-      return in.read(&target) ? handleBcRefCount(proc, thread, cmd, target) : EFAULT;
-    }
+    case BC_DECREFS:
+      return withPayload<uint32_t>(
+          in, [&](uint32_t target) { return handleBcRefCount(proc, thread, cmd, target); });
     case BC_INCREFS_DONE:
-    case BC_ACQUIRE_DONE: {
-      binder_ptr_cookie pc{};
-      if (!in.read(&pc)) {
-        return EFAULT;
-      }
-      handleBcNodeDone(proc, cmd, pc);
-      return 0;
-    }
+    case BC_ACQUIRE_DONE:
+      return withPayload<binder_ptr_cookie>(
+          in, [&](const binder_ptr_cookie& pc) { return handleBcNodeDone(proc, cmd, pc), 0; });
     case BC_ATTEMPT_ACQUIRE:
     case BC_ACQUIRE_RESULT:
       return EINVAL;  // never supported
-    case BC_FREE_BUFFER: {
-      binder_uintptr_t data_ptr = 0;
-      if (!in.read(&data_ptr)) {
-        return EFAULT;
-      }
-      handleBcFreeBuffer(proc, thread, data_ptr);
-      return 0;
-    }
+    case BC_FREE_BUFFER:
+      return withPayload<binder_uintptr_t>(
+          in, [&](binder_uintptr_t ptr) { return handleBcFreeBuffer(proc, thread, ptr), 0; });
     case BC_TRANSACTION_SG:
-    case BC_REPLY_SG: {
-      binder_transaction_data_sg tr{};
-      if (!in.read(&tr)) {
-        return EFAULT;
-      }
-      handleTransaction(proc, thread, tr.transaction_data, cmd == BC_REPLY_SG, tr.buffers_size);
-      return 0;
-    }
+    case BC_REPLY_SG:
+      return withPayload<binder_transaction_data_sg>(in, [&](const binder_transaction_data_sg& tr) {
+        return handleTransaction(proc, thread, tr.transaction_data, cmd == BC_REPLY_SG,
+                                 tr.buffers_size),
+               0;
+      });
     case BC_TRANSACTION:
-    case BC_REPLY: {
-      binder_transaction_data tr{};
-      if (!in.read(&tr)) {
-        return EFAULT;
-      }
-      handleTransaction(proc, thread, tr, cmd == BC_REPLY, 0);
-      return 0;
-    }
+    case BC_REPLY:
+      return withPayload<binder_transaction_data>(in, [&](const binder_transaction_data& tr) {
+        return handleTransaction(proc, thread, tr, cmd == BC_REPLY, 0), 0;
+      });
     case BC_REGISTER_LOOPER:
-      handleBcRegisterLooper(proc, thread);
-      return 0;
+      return handleBcRegisterLooper(proc, thread), 0;
     case BC_ENTER_LOOPER:
-      handleBcEnterLooper(thread);
-      return 0;
+      return handleBcEnterLooper(thread), 0;
     case BC_EXIT_LOOPER:
       thread->looper |= kLooperExited;
       return 0;
     case BC_REQUEST_DEATH_NOTIFICATION:
-    case BC_CLEAR_DEATH_NOTIFICATION: {
-      // binder_handle_cookie is packed (12 bytes): read the fields one by one.
-      uint32_t target = 0;
-      binder_uintptr_t cookie = 0;
-      if (!in.read(&target) || !in.read(&cookie)) {
-        return EFAULT;
-      }
-      handleBcDeathNotification(proc, thread, cmd, target, cookie);
-      return 0;
-    }
-    case BC_DEAD_BINDER_DONE: {
-      binder_uintptr_t cookie = 0;
-      if (!in.read(&cookie)) {
-        return EFAULT;
-      }
-      handleBcDeadBinderDone(proc, thread, cookie);
-      return 0;
-    }
+    case BC_CLEAR_DEATH_NOTIFICATION:
+      // binder_handle_cookie is packed (12 bytes): the handle, then the cookie.
+      return withPayload<uint32_t>(in, [&](uint32_t target) {
+        return withPayload<binder_uintptr_t>(in, [&](binder_uintptr_t cookie) {
+          return handleBcDeathNotification(proc, thread, cmd, target, cookie), 0;
+        });
+      });
+    case BC_DEAD_BINDER_DONE:
+      return withPayload<binder_uintptr_t>(in, [&](binder_uintptr_t cookie) {
+        return handleBcDeadBinderDone(proc, thread, cookie), 0;
+      });
     default:
       return EINVAL;
   }

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <utility>
 
 namespace nb::driver {
 namespace {
@@ -20,10 +21,19 @@ bool loadArg(std::span<uint8_t> arg, T* out) {
   return true;
 }
 
-template <typename T>
-void storeArg(std::span<uint8_t> arg, const T& value) {
-  // Callers loaded a T from the same span first, so it holds sizeof(T) bytes.
-  std::memcpy(arg.data(), &value, sizeof(T));
+// Loads a T from `arg` (copy_err when too short), runs f on it, stores it back when f returns 0.
+template <typename T, typename F>
+int withArg(std::span<uint8_t> arg, int copy_err, F&& f) {
+  T value{};
+  if (!loadArg(arg, &value)) {
+    return copy_err;
+  }
+  const int ret = f(value);
+  if (ret == 0) {
+    // SAFETY: loadArg checked that arg holds sizeof(T) bytes.
+    std::memcpy(arg.data(), &value, sizeof(T));
+  }
+  return ret;
 }
 
 WriteReadResult done(int error) { return {WriteReadResult::Kind::kDone, error, {}}; }
@@ -106,90 +116,62 @@ IoctlResult Context::ioctl(ProcId id, Tid tid, uint32_t cmd, std::span<uint8_t> 
     return {EBADF};
   }
   Thread* thread = getThread(proc, tid);
-  int ret = 0;
+  if (cmd == BINDER_THREAD_EXIT) {
+    threadRelease(proc, thread);
+    return {0};  // the thread is gone; a new one is created by its next ioctl
+  }
+  const int ret = dispatchIoctl(proc, thread, cmd, arg);
+  finishIoctl(thread);
+  return {ret};
+}
+
+// One line per ioctl. The copy-failure errno is the kernel's (EINVAL for the ones the C driver
+// reports so, EFAULT otherwise); the output is copied back only on success.
+int Context::dispatchIoctl(Process* proc, Thread* thread, uint32_t cmd, std::span<uint8_t> arg) {
   switch (cmd) {
-    case BINDER_SET_MAX_THREADS: {
-      uint32_t max = 0;
-      ret = loadArg(arg, &max) ? 0 : EINVAL;
-      if (ret == 0) {
+    case BINDER_SET_MAX_THREADS:
+      return withArg<uint32_t>(arg, EINVAL, [&](uint32_t& max) {
         proc->max_threads = max;
-      }
-      break;
-    }
-    case BINDER_SET_CONTEXT_MGR_EXT: {
-      flat_binder_object fbo{};
-      ret = loadArg(arg, &fbo) ? ioctlSetContextMgr(proc, &fbo) : EINVAL;
-      break;
-    }
+        return 0;
+      });
+    case BINDER_SET_CONTEXT_MGR_EXT:
+      return withArg<flat_binder_object>(
+          arg, EINVAL, [&](flat_binder_object& fbo) { return ioctlSetContextMgr(proc, &fbo); });
     case BINDER_SET_CONTEXT_MGR:
-      ret = ioctlSetContextMgr(proc, nullptr);
-      break;
-    case BINDER_THREAD_EXIT:
-      threadRelease(proc, thread);
-      return {0};  // the thread is gone; a new one is created by its next ioctl
-    case BINDER_VERSION: {
-      binder_version version{};
-      ret = loadArg(arg, &version) ? 0 : EINVAL;
-      if (ret == 0) {
-        version.protocol_version = BINDER_CURRENT_PROTOCOL_VERSION;
-        storeArg(arg, version);
-      }
-      break;
-    }
-    case BINDER_GET_NODE_DEBUG_INFO: {
-      binder_node_debug_info info{};
-      ret = loadArg(arg, &info) ? ioctlGetNodeDebugInfo(proc, &info) : EFAULT;
-      if (ret == 0) {
-        storeArg(arg, info);
-      }
-      break;
-    }
-    case BINDER_GET_NODE_INFO_FOR_REF: {
-      binder_node_info_for_ref info{};
-      ret = loadArg(arg, &info) ? ioctlGetNodeInfoForRef(proc, &info) : EFAULT;
-      if (ret == 0) {
-        storeArg(arg, info);
-      }
-      break;
-    }
-    case BINDER_FREEZE: {
-      binder_freeze_info info{};
-      ret = loadArg(arg, &info) ? ioctlFreeze(info) : EFAULT;
-      break;
-    }
-    case BINDER_GET_FROZEN_INFO: {
-      binder_frozen_status_info info{};
-      ret = loadArg(arg, &info) ? ioctlGetFrozenInfo(&info) : EFAULT;
-      if (ret == 0) {
-        storeArg(arg, info);
-      }
-      break;
-    }
-    case BINDER_ENABLE_ONEWAY_SPAM_DETECTION: {
-      uint32_t enable = 0;
-      ret = loadArg(arg, &enable) ? 0 : EFAULT;
-      if (ret == 0) {
+      return ioctlSetContextMgr(proc, nullptr);
+    case BINDER_VERSION:
+      return withArg<binder_version>(arg, EINVAL, [](binder_version& v) {
+        v.protocol_version = BINDER_CURRENT_PROTOCOL_VERSION;
+        return 0;
+      });
+    case BINDER_GET_NODE_DEBUG_INFO:
+      return withArg<binder_node_debug_info>(
+          arg, EFAULT, [&](binder_node_debug_info& i) { return ioctlGetNodeDebugInfo(proc, &i); });
+    case BINDER_GET_NODE_INFO_FOR_REF:
+      return withArg<binder_node_info_for_ref>(arg, EFAULT, [&](binder_node_info_for_ref& i) {
+        return ioctlGetNodeInfoForRef(proc, &i);
+      });
+    case BINDER_FREEZE:
+      return withArg<binder_freeze_info>(arg, EFAULT,
+                                         [&](binder_freeze_info& i) { return ioctlFreeze(i); });
+    case BINDER_GET_FROZEN_INFO:
+      return withArg<binder_frozen_status_info>(
+          arg, EFAULT, [&](binder_frozen_status_info& i) { return ioctlGetFrozenInfo(&i); });
+    case BINDER_ENABLE_ONEWAY_SPAM_DETECTION:
+      return withArg<uint32_t>(arg, EFAULT, [&](uint32_t& enable) {
         proc->oneway_spam_detection_enabled = enable != 0;
-      }
-      break;
-    }
-    case BINDER_GET_EXTENDED_ERROR: {
-      binder_extended_error ee{};
-      ret = loadArg(arg, &ee) ? 0 : EFAULT;
-      if (ret == 0) {
-        storeArg(arg, thread->ee);
-        thread->ee = {0, BR_OK, 0};
-      }
-      break;
-    }
+        return 0;
+      });
+    case BINDER_GET_EXTENDED_ERROR:
+      return withArg<binder_extended_error>(arg, EFAULT, [&](binder_extended_error& ee) {
+        ee = std::exchange(thread->ee, binder_extended_error{0, BR_OK, 0});  // read and clear
+        return 0;
+      });
     default:
       // Includes BINDER_WRITE_READ (use writeRead), SET_IDLE_TIMEOUT/PRIORITY (never implemented)
       // and every unknown code: EINVAL, not ENOTTY (§17.15).
-      ret = EINVAL;
-      break;
+      return EINVAL;
   }
-  finishIoctl(thread);
-  return {ret};
 }
 
 int Context::ioctlSetContextMgr(Process* proc, const flat_binder_object* fbo) {

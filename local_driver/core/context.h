@@ -67,6 +67,7 @@ class Context {
   // --- context.cc ---
   Process* findProc(ProcId id) const;
   Thread* getThread(Process* proc, Tid tid);
+  int dispatchIoctl(Process* proc, Thread* thread, uint32_t cmd, std::span<uint8_t> arg);
   int ioctlSetContextMgr(Process* proc, const flat_binder_object* fbo);
   int ioctlGetNodeDebugInfo(Process* proc, binder_node_debug_info* info);
   int ioctlGetNodeInfoForRef(Process* proc, binder_node_info_for_ref* info);
