@@ -372,6 +372,25 @@ TEST_P(BinderdTest, KillNineReturnsDaemonToBaselineFds) {
   }
 }
 
+TEST_P(BinderdTest, ClosingEverythingReturnsDaemonToBaselineFds) {
+  REQUIRE_CORE();
+  const int baseline = daemon_.settledFdCount();
+  for (int i = 0; i < 20; ++i) {
+    BinderClient b(daemon_.socket(i % 2 == 0 ? "binder" : "vndbinder"));
+    ASSERT_TRUE(b.ok());
+    ASSERT_EQ(b.map(), 0);
+    int32_t v;
+    ASSERT_EQ(b.version(&v), 0);
+    std::thread other([&] {
+      int32_t w;
+      b.version(&w);
+    });
+    other.join();
+  }
+  EXPECT_EQ(daemon_.waitFdCount(baseline, 5000), baseline);
+  EXPECT_TRUE(daemon_.waitStatsLine("proc: active 0 ", 5000));
+}
+
 TEST_P(BinderdTest, PeerDeathGivesDeadReplyAndDeathNotification) {
   REQUIRE_CORE();
   Pipe ready;
