@@ -14,6 +14,7 @@
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -28,11 +29,17 @@
 
 namespace {
 
+// True while this thread is inside dlsym: an allocator that maps memory from within dlsym must
+// not re-enter it (the mmap/munmap hooks then use the raw syscalls).
+thread_local bool t_resolving = false;
+
 template <typename Fn>
 Fn next(const char* name, std::atomic<Fn>& slot) {
   Fn fn = slot.load(std::memory_order_acquire);
   if (fn == nullptr) {
+    t_resolving = true;
     fn = reinterpret_cast<Fn>(::dlsym(RTLD_NEXT, name));
+    t_resolving = false;
     slot.store(fn, std::memory_order_release);
   }
   return fn;
@@ -172,6 +179,9 @@ void* mmap(void* addr, size_t len, int prot, int flags, int fd, off_t off) {
   if (fd >= 0 && nb_binder_is_binder_fd(fd)) {
     return nb_binder_mmap(addr, len, prot, flags, fd, off);
   }
+  if (t_resolving) {
+    return reinterpret_cast<void*>(::syscall(SYS_mmap, addr, len, prot, flags, fd, off));
+  }
   NB_NEXT(mmap);
   return real_mmap(addr, len, prot, flags, fd, off);
 }
@@ -180,6 +190,9 @@ void* mmap64(void* addr, size_t len, int prot, int flags, int fd, off64_t off) {
   if (fd >= 0 && nb_binder_is_binder_fd(fd)) {
     return nb_binder_mmap(addr, len, prot, flags, fd, static_cast<off_t>(off));
   }
+  if (t_resolving) {
+    return reinterpret_cast<void*>(::syscall(SYS_mmap, addr, len, prot, flags, fd, off));
+  }
   NB_NEXT(mmap64);
   return real_mmap64(addr, len, prot, flags, fd, off);
 }
@@ -187,6 +200,9 @@ void* mmap64(void* addr, size_t len, int prot, int flags, int fd, off64_t off) {
 int munmap(void* addr, size_t len) {
   if (nb_binder_is_binder_mapping(addr, len)) {
     return nb_binder_munmap(addr, len);
+  }
+  if (t_resolving) {
+    return static_cast<int>(::syscall(SYS_munmap, addr, len));
   }
   NB_NEXT(munmap);
   return real_munmap(addr, len);
