@@ -370,6 +370,8 @@ void* nb_binder_mmap(void* addr, size_t len, int prot, int flags, int fd, off_t 
     errno = map_err != 0 ? map_err : err;
     return MAP_FAILED;
   }
+  // Not inherited by fork, as the kernel's VM_DONTCOPY.
+  ::syscall(SYS_madvise, where, len, MADV_DONTFORK);
   file->mapped = true;
   file->map_addr = commit.addr;
   file->map_len = len;

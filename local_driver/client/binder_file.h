@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -71,6 +72,11 @@ struct File {
 
   // Sends a control request and waits for its reply. Caller holds mu.
   int controlCall(wire::Op op, std::span<const uint8_t> payload, Message& reply) {
+    // A forked child shares the parent's control socket: it must never speak for the parent
+    // (the kernel ties mmap to the opener and the child has no copy of the area).
+    if (::getpid() != opener_pid) {
+      return EINVAL;
+    }
     int err = sendMessage(control_fd, op, 0, payload);
     if (err == 0) {
       err = recvMessage(control_fd, reply);

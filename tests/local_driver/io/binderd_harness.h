@@ -76,6 +76,7 @@ class BinderClient {
   ~BinderClient();
   bool ok() const { return fd_ >= 0; }
   int fd() const { return fd_; }
+  void* area() const { return map_; }
   // mmap(PROT_READ, MAP_PRIVATE) of `size`; returns 0 or errno.
   int map(size_t size = 128 * 1024);
   // ioctl through the client library; returns 0 or errno.

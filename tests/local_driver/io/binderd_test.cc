@@ -238,6 +238,61 @@ TEST_P(BinderdTest, MmapRules) {
   EXPECT_EQ(nb_binder_munmap(area, 1 << 20), 0);
 }
 
+TEST_P(BinderdTest, ForkedChildNeitherInheritsTheAreaNorSpeaksForTheParent) {
+  REQUIRE_CORE();
+  Pipe ready;
+  const std::string sock = daemon_.socket();
+  pid_t server = spawn([&]() -> int {
+    BinderClient b(sock);
+    int32_t v;
+    int32_t unused = 0;
+    if (!b.ok() || b.map() != 0 || b.version(&v) != 0 ||
+        b.ioctl(BINDER_SET_CONTEXT_MGR, &unused) != 0) {
+      return 90;
+    }
+    void* area = b.area();
+    const int fd = b.fd();
+    pid_t reader = spawn([&] {
+      return static_cast<volatile uint8_t*>(area)[0];  // no mapping here (VM_DONTCOPY)
+    });
+    if (waitExit(reader) != 128 + SIGSEGV) {
+      return 91;
+    }
+    pid_t child = spawn([&]() -> int {
+      // The child's copies of the parent's descriptors must not unmap or flush the parent.
+      if (nb_binder_mmap(nullptr, 4096, PROT_READ, MAP_PRIVATE, fd, 0) != MAP_FAILED ||
+          errno != EINVAL) {
+        return 1;
+      }
+      nb_binder_munmap(area, 128 * 1024);
+      nb_binder_close(fd);
+      return 0;
+    });
+    if (waitExit(child) != 0) {
+      return 92;
+    }
+    // Still mapped in binderd: a call to us gets a reply, not BR_DEAD_REPLY (unmapped area).
+    std::vector<uint8_t> w;
+    BinderClient::putU32(w, BC_ENTER_LOOPER);
+    b.writeRead(w, nullptr, 0);
+    ready.send(1);
+    std::vector<Returned> got;
+    if (b.transact({}, {BR_TRANSACTION}, &got) != 0) {
+      return 93;
+    }
+    std::vector<uint8_t> reply;
+    BinderClient::putFreeBuffer(reply, got.back().txn.data.ptr.buffer);
+    BinderClient::putTransaction(reply, BC_REPLY, 0, 0, 0, &kPong, sizeof(kPong));
+    std::vector<Returned> after;
+    return b.transact(reply, {BR_TRANSACTION_COMPLETE}, &after) == 0 ? 0 : 94;
+  });
+  int64_t x;
+  ASSERT_TRUE(ready.recv(&x));
+  pid_t client = spawn([&] { return callContextManager(sock, 0); });
+  EXPECT_EQ(waitExit(client), 0);
+  EXPECT_EQ(waitExit(server), 0);
+}
+
 TEST_P(BinderdTest, Version) {
   REQUIRE_CORE();
   BinderClient b(daemon_.socket());
