@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "local_driver/core/context.h"
+#include "local_driver/core/user_error.h"
 
 namespace nb::driver {
 
@@ -118,7 +119,6 @@ int Context::handleBcCommand(Process* proc, Thread* thread, uint32_t cmd, Comman
 }
 
 int Context::handleBcRefCount(Process* proc, Thread* thread, uint32_t cmd, uint32_t target) {
-  (void)thread;
   const bool strong = cmd == BC_ACQUIRE || cmd == BC_RELEASE;
   const bool increment = cmd == BC_INCREFS || cmd == BC_ACQUIRE;
   int ret = -1;
@@ -134,7 +134,10 @@ int Context::handleBcRefCount(Process* proc, Thread* thread, uint32_t cmd, uint3
   if (ret != 0) {
     // Invalid handles, weak->strong promotion attempts and underflows are ignored (logged by
     // the kernel), never ioctl errors.
-    (void)updateRefForHandle(proc, target, increment, strong);
+    if (updateRefForHandle(proc, target, increment, strong) != 0) {
+      NB_BINDER_USER_ERROR("{}:{} refcount change on invalid ref {}", proc->identity.pid,
+                           thread->tid, target);
+    }
   }
   return 0;
 }
@@ -160,10 +163,13 @@ void Context::handleBcFreeBuffer(Process* proc, Thread* /*thread*/, uint64_t dat
   }
   auto it = proc->buffers.find(data_ptr - proc->user_base);
   if (it == proc->buffers.end()) {
+    NB_BINDER_USER_ERROR("{} BC_FREE_BUFFER {:#x} no match", proc->identity.pid, data_ptr);
     return;  // no match: ignored
   }
   Buffer* buf = it->second;
   if (!buf->allow_user_free) {
+    NB_BINDER_USER_ERROR("{} BC_FREE_BUFFER {:#x} matched unreturned or currently freeing buffer",
+                         proc->identity.pid, data_ptr);
     return;  // not yet delivered, or already being freed (CVE-2019-2025): ignored
   }
   buf->allow_user_free = false;

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "local_driver/core/context.h"
+#include "local_driver/core/user_error.h"
 
 namespace nb::driver {
 
@@ -160,6 +161,8 @@ void Context::failTransaction(Thread* thread, Transaction* in_reply_to, uint64_t
                               BinderError err) {
   const binder_extended_error ee{static_cast<uint32_t>(t_debug_id), err.reply, -err.errno_source};
   if (in_reply_to != nullptr) {
+    NB_BINDER_USER_ERROR("{}:{} reply {} failed: BR {:#x} errno {}", thread->proc->identity.pid,
+                         thread->tid, t_debug_id, err.reply, err.errno_source);
     // A failed reply is not the replier's error: it gets BR_TRANSACTION_COMPLETE, and the caller
     // (or the nearest live one up the chain) gets the error and the extended error.
     Thread* from = in_reply_to->from;
@@ -171,6 +174,8 @@ void Context::failTransaction(Thread* thread, Transaction* in_reply_to, uint64_t
     sendFailedReply(in_reply_to, err.reply);
     return;
   }
+  NB_BINDER_USER_ERROR("{}:{} transaction {} failed: BR {:#x} errno {}", thread->proc->identity.pid,
+                       thread->tid, t_debug_id, err.reply, err.errno_source);
   thread->ee = ee;
   thread->return_error.cmd = err.reply;
   enqueueThreadWork(thread, &thread->return_error);
