@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every scenario of binder_scenarios.c on the real kernel Binder driver inside
+# Runs every scenario of binder_scenarios.c and binder_scenarios_ext.c on the real kernel Binder
+# driver inside
 # ../shared/tools/binder-vm and writes one normalized trace per scenario into OUT_DIR
 # (default: tests/conformance/expected, the checked-in kernel reference).
 # Usage: record_kernel_traces.sh [OUT_DIR]
@@ -22,9 +23,15 @@ vm=${BINDER_VM:-$here/../../../shared/tools/binder-vm/binder-vm}
 [ -x "$vm" ] || { echo "binder-vm not found at $vm (set BINDER_VM)" >&2; exit 2; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-gcc -O1 -static -Wall -Wextra -Werror -o "$tmp/binder_scenarios" "$here/binder_scenarios.c"
-"$vm" -q --timeout 300 --add "$tmp/binder_scenarios" --shell-cmd \
-  'for s in $(/opt/binder_scenarios list); do echo "### $s"; /opt/binder_scenarios $s; echo "### rc=$?"; done' \
+bins="binder_scenarios binder_scenarios_ext"
+for b in $bins; do
+  gcc -O1 -static -pthread -Wall -Wextra -Werror -o "$tmp/$b" "$here/$b.c"
+done
+# scenario names are unique across both binaries: each becomes expected/<name>.trace
+dups=$(for b in $bins; do "$tmp/$b" list; done | sort | uniq -d)
+[ -z "$dups" ] || { echo "scenario names defined twice: $dups" >&2; exit 2; }
+"$vm" -q --timeout 600 --add "$tmp/binder_scenarios" --add "$tmp/binder_scenarios_ext" --shell-cmd \
+  'for b in binder_scenarios binder_scenarios_ext; do for s in $(/opt/$b list); do echo "### $s"; /opt/$b $s; echo "### rc=$?"; done; done' \
   > "$tmp/all.txt"
 mkdir -p "$out"
 awk -v out="$out" '

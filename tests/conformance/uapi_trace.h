@@ -39,6 +39,10 @@ struct bt {
   binder_uintptr_t last_buffer;
   struct binder_transaction_data last_txn;
   int last_txn_valid;
+  /* secctx of the last BR_TRANSACTION_SEC_CTX read (0 for other transactions) */
+  binder_uintptr_t last_secctx;
+  /* the last BR code decoded by a read */
+  uint32_t last_cmd;
 };
 
 /* pids of the scenario's roles, so that sender_pid prints as a role name */
@@ -88,8 +92,8 @@ static const char* bt_device(void) {
   return d && *d ? d : "/dev/binder";
 }
 
-/* Opens the device, checks the version, maps BT_MAP_SIZE read-only. */
-static void bt_open(struct bt* b, const char* role) {
+/* Opens the device and checks the version, without mapping it. */
+static void bt_open_nomap(struct bt* b, const char* role) {
   memset(b, 0, sizeof *b);
   b->role = role;
   b->fd = open(bt_device(), O_RDWR | O_CLOEXEC);
@@ -97,10 +101,26 @@ static void bt_open(struct bt* b, const char* role) {
   struct binder_version v = {0};
   if (ioctl(b->fd, BINDER_VERSION, &v) < 0) bt_die(b, "BINDER_VERSION");
   if (v.protocol_version != BINDER_CURRENT_PROTOCOL_VERSION) bt_die(b, "protocol version");
-  b->map_size = BT_MAP_SIZE;
+}
+
+/* Opens the device, checks the version, maps `size` bytes read-only. */
+static void bt_open_sized(struct bt* b, const char* role, size_t size) {
+  bt_open_nomap(b, role);
+  b->map_size = size;
   void* m = mmap(NULL, b->map_size, PROT_READ, MAP_PRIVATE, b->fd, 0);
   if (m == MAP_FAILED) bt_die(b, "mmap");
   b->map = (uint8_t*)m;
+}
+
+/* Opens the device, checks the version, maps BT_MAP_SIZE read-only. */
+static void bt_open(struct bt* b, const char* role) { bt_open_sized(b, role, BT_MAP_SIZE); }
+
+/* Prints the outcome of a plain ioctl (or any call returning -1/errno): "ok" or the errno. */
+static inline void bt_result(const struct bt* b, const char* label, int r) {
+  if (r < 0)
+    bt_log(b, "%s: errno=%d", label, errno);
+  else
+    bt_log(b, "%s: ok", label);
 }
 
 /* ---- write buffers ---- */
@@ -264,6 +284,7 @@ static void bt_print_read(struct bt* b, const char* label, const uint8_t* rb, si
     memcpy(&cmd, rb + pos, 4);
     pos += 4;
     const char* name = bt_br_name(cmd);
+    b->last_cmd = cmd;
     n += (size_t)snprintf(line + n, sizeof line - n, " %s", name ? name : "BR_UNKNOWN");
     if (!name) break;
     size_t sz = _IOC_SIZE(cmd);
@@ -279,6 +300,9 @@ static void bt_print_read(struct bt* b, const char* label, const uint8_t* rb, si
       b->last_buffer = tr.data.ptr.buffer;
       b->last_txn = tr;
       b->last_txn_valid = 1;
+      b->last_secctx = 0;
+      if (cmd == BR_TRANSACTION_SEC_CTX)
+        memcpy(&b->last_secctx, rb + pos + sizeof tr, sizeof b->last_secctx);
     } else if (cmd == BR_INCREFS || cmd == BR_ACQUIRE || cmd == BR_RELEASE ||
                cmd == BR_DECREFS) {
       struct binder_ptr_cookie pc;
@@ -298,7 +322,7 @@ static void bt_print_read(struct bt* b, const char* label, const uint8_t* rb, si
 
 /* One BINDER_WRITE_READ: writes w (may be NULL), reads if do_read; prints the outcome. */
 static int bt_wr(struct bt* b, const struct wb* w, int do_read, const char* label) {
-  static uint8_t rb[4096];
+  static __thread uint8_t rb[4096]; /* per thread: scenarios may run several threads */
   struct binder_write_read bwr;
   memset(&bwr, 0, sizeof bwr);
   if (w) {

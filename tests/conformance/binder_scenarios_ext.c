@@ -1,0 +1,1435 @@
+/*
+ * binder_scenarios_ext — a second, larger set of conformance scenarios written only against
+ * <linux/android/binder.h> and libc (same harness as binder_scenarios.c: uapi_trace.h).
+ * Usage: binder_scenarios_ext NAME   (or "list"). Prints a normalized per-role trace.
+ * Roles are processes; threads of one process print as "<role>-t<N>". Every role synchronizes with
+ * the others through pipes at each point where the kernel's output would otherwise depend on timing.
+ * Child roles are forked before the parent opens the device, so that no child holds a copy of the
+ * parent's binder fd (closing such a copy at exit flushes the parent's threads at a random point).
+ */
+#include <poll.h>
+#include <pthread.h>
+
+#include "uapi_trace.h"
+
+#define NODE_PTR 0x1000u
+#define NODE_COOKIE 0x1001u
+
+static pid_t fork_role(const char* name, void (*fn)(void*), void* arg) {
+  fflush(stdout);
+  pid_t pid = fork();
+  if (pid < 0) abort();
+  if (pid == 0) {
+    alarm(20); /* a role stuck in a read (a driver that never answers) ends the run */
+    bt_role_pid(name, getpid());
+    fn(arg);
+    fflush(stdout);
+    _exit(0);
+  }
+  bt_role_pid(name, pid);
+  return pid;
+}
+
+static int wait_child(pid_t pid) {
+  int st = 0;
+  waitpid(pid, &st, 0);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static void become_mgr(struct bt* b, uint32_t flags) {
+  if (flags == 0) {
+    int zero = 0;
+    if (ioctl(b->fd, BINDER_SET_CONTEXT_MGR, &zero) < 0) bt_die(b, "SET_CONTEXT_MGR");
+  } else {
+    struct flat_binder_object o;
+    memset(&o, 0, sizeof o);
+    o.hdr.type = BINDER_TYPE_BINDER;
+    o.flags = flags;
+    if (ioctl(b->fd, BINDER_SET_CONTEXT_MGR_EXT, &o) < 0) bt_die(b, "SET_CONTEXT_MGR_EXT");
+  }
+}
+
+static void put_binder(uint8_t* data, size_t off, uint32_t type, uint64_t ptr, uint64_t cookie,
+                       uint32_t flags) {
+  struct flat_binder_object o;
+  memset(&o, 0, sizeof o);
+  o.hdr.type = type;
+  o.flags = flags;
+  o.binder = ptr;
+  o.cookie = cookie;
+  memcpy(data + off, &o, sizeof o);
+}
+
+static void put_handle(uint8_t* data, size_t off, uint32_t type, uint32_t handle) {
+  struct flat_binder_object o;
+  memset(&o, 0, sizeof o);
+  o.hdr.type = type;
+  o.handle = handle;
+  memcpy(data + off, &o, sizeof o);
+}
+
+static void put_fd(uint8_t* data, size_t off, int fd, uint64_t cookie) {
+  struct binder_fd_object fo;
+  memset(&fo, 0, sizeof fo);
+  fo.hdr.type = BINDER_TYPE_FD;
+  fo.fd = (uint32_t)fd;
+  fo.cookie = cookie;
+  memcpy(data + off, &fo, sizeof fo);
+}
+
+static void node_info(struct bt* b, uint32_t handle, const char* label) {
+  struct binder_node_info_for_ref info;
+  memset(&info, 0, sizeof info);
+  info.handle = handle;
+  if (ioctl(b->fd, BINDER_GET_NODE_INFO_FOR_REF, &info) == 0)
+    bt_log(b, "%s: node_info_for_ref(%u): strong=%u weak=%u", label, handle, info.strong_count,
+           info.weak_count);
+  else
+    bt_log(b, "%s: node_info_for_ref(%u): errno=%d", label, handle, errno);
+}
+
+/* Iterates BINDER_GET_NODE_DEBUG_INFO from ptr 0 and prints every node of the caller. */
+static void node_debug_walk(struct bt* b, const char* label) {
+  struct binder_node_debug_info di;
+  memset(&di, 0, sizeof di);
+  int n = 0;
+  for (;;) {
+    if (ioctl(b->fd, BINDER_GET_NODE_DEBUG_INFO, &di) < 0) {
+      bt_log(b, "%s: GET_NODE_DEBUG_INFO errno=%d", label, errno);
+      return;
+    }
+    if (di.ptr == 0) break;
+    bt_log(b, "%s: node ptr=%#llx cookie=%#llx has_strong_ref=%u has_weak_ref=%u", label,
+           (unsigned long long)di.ptr, (unsigned long long)di.cookie, di.has_strong_ref,
+           di.has_weak_ref);
+    if (++n > 16) break;
+    uint64_t next = di.ptr;
+    memset(&di, 0, sizeof di);
+    di.ptr = next;
+  }
+  bt_log(b, "%s: %d nodes, then ptr=0 cookie=%#llx", label, n, (unsigned long long)di.cookie);
+}
+
+static void set_nonblock(struct bt* b, int on) {
+  int fl = fcntl(b->fd, F_GETFL);
+  fcntl(b->fd, F_SETFL, on ? (fl | O_NONBLOCK) : (fl & ~O_NONBLOCK));
+}
+
+/* A non-blocking read: prints what is pending (or errno=11 when nothing is). */
+static void read_nonblock(struct bt* b, const char* label) {
+  set_nonblock(b, 1);
+  bt_wr(b, NULL, 1, label);
+  set_nonblock(b, 0);
+}
+
+/* Reads one transaction, frees it, replies with `reply` (sync only), reads the completion. */
+static void serve_one(struct bt* b, const char* label, const void* reply, size_t len) {
+  bt_wr(b, NULL, 1, label);
+  if (!b->last_txn_valid) return;
+  struct wb w = {0};
+  wb_free(&w, b->last_buffer);
+  b->last_txn_valid = 0;
+  if (!(b->last_txn.flags & TF_ONE_WAY)) wb_txn(&w, BC_REPLY, 0, 0, 0, reply, len, NULL, 0);
+  bt_wr(b, &w, !(b->last_txn.flags & TF_ONE_WAY), "reply");
+}
+
+/* Frees the last transaction and, if it was a sync one, replies "ok" and reads the completion. */
+static void serve_reply(struct bt* b) {
+  struct wb w = {0};
+  wb_free(&w, b->last_buffer);
+  int sync = !(b->last_txn.flags & TF_ONE_WAY);
+  if (sync) wb_txn(&w, BC_REPLY, 0, 0, 0, "ok\0\0", 4, NULL, 0);
+  b->last_txn_valid = 0;
+  bt_wr(b, &w, sync, "reply");
+}
+
+/* Client side: a sync call with a plain payload; frees the reply if one came. */
+static void call_plain(struct bt* b, uint32_t handle, uint32_t code, uint32_t flags,
+                       const char* label) {
+  struct wb w = {0};
+  b->last_txn_valid = 0;
+  wb_txn(&w, BC_TRANSACTION, handle, code, flags, "call", 4, NULL, 0);
+  bt_wr(b, &w, 1, label);
+  if (b->last_txn_valid && !(flags & TF_ONE_WAY)) {
+    struct wb f = {0};
+    wb_free(&f, b->last_buffer);
+    bt_wr(b, &f, 0, "free-reply");
+    b->last_txn_valid = 0;
+  }
+}
+
+/* A thread of the manager that serves every incoming transaction (replying "ok" to sync ones)
+ * until the process exits; used where the number of transactions that get through is the thing
+ * under test. `inspect` (may be NULL) prints facts about each delivered transaction. */
+struct server_thread {
+  struct bt* b;
+  void (*inspect)(struct bt*);
+  int ready[2]; /* signalled once the thread exists, then after each transaction it handled */
+};
+static void* serve_forever(void* arg) {
+  struct server_thread* st = arg;
+  /* the first ioctl of a new thread would make its first read return at once (BR_NOOP only) */
+  struct binder_version v;
+  if (ioctl(st->b->fd, BINDER_VERSION, &v) < 0) bt_die(st->b, "BINDER_VERSION");
+  bt_signal(st->ready[1]);
+  for (;;) {
+    st->b->last_txn_valid = 0;
+    bt_wr(st->b, NULL, 1, "recv");
+    if (!st->b->last_txn_valid) continue;
+    if (st->inspect) st->inspect(st->b);
+    serve_reply(st->b);
+    bt_signal(st->ready[1]);
+  }
+  return NULL;
+}
+static void start_server_thread(struct server_thread* st) {
+  pthread_t t;
+  if (pipe(st->ready)) abort();
+  if (pthread_create(&t, NULL, serve_forever, st)) abort();
+  pthread_detach(t);
+  bt_wait(st->ready[0]);
+}
+
+/* The client tells how many of its transactions reached the manager (the byte on the pipe); the
+ * manager waits until its server thread has handled (and printed) exactly that many. */
+static void report_delivered(int fd, int n) {
+  unsigned char c = (unsigned char)n;
+  if (write(fd, &c, 1) != 1) abort();
+}
+static void wait_served(struct server_thread* st, int fd) {
+  unsigned char n;
+  if (read(fd, &n, 1) != 1) _exit(98);
+  for (int i = 0; i < n; i++) bt_wait(st->ready[0]);
+}
+
+/* whether the last call reached the target: a reply, or the completion of a one-way */
+static int delivered(const struct bt* b, uint32_t flags) {
+  return (flags & TF_ONE_WAY) ? b->last_cmd == BR_TRANSACTION_COMPLETE : b->last_txn_valid;
+}
+
+static void ack_node(struct bt* b, uint64_t ptr, uint64_t cookie, int strong) {
+  struct wb d = {0};
+  wb_ptr_cookie(&d, BC_INCREFS_DONE, ptr, cookie);
+  if (strong) wb_ptr_cookie(&d, BC_ACQUIRE_DONE, ptr, cookie);
+  bt_wr(b, &d, 0, "ack");
+}
+
+static void handle_cmd(struct wb* w, uint32_t cmd, uint32_t handle) {
+  wb_u32(w, cmd);
+  wb_u32(w, handle);
+}
+
+static struct bt_sync S, S2, S3;
+
+/* ================================================================== ioctl_basics */
+static int g_parent_fd = -1;
+
+static void basics_client(void* arg) {
+  (void)arg;
+  struct bt b;
+  bt_wait(S.p2c[0]);
+  bt_open(&b, "client");
+  /* three nodes, sent out of ptr order */
+  static uint8_t data[72];
+  static binder_size_t offs[3] = {0, 24, 48};
+  put_binder(data, 0, BINDER_TYPE_BINDER, 0x3000, 0x3001, 0x7f);
+  put_binder(data, 24, BINDER_TYPE_BINDER, 0x1000, 0x1001, 0x7f);
+  put_binder(data, 48, BINDER_TYPE_WEAK_BINDER, 0x2000, 0x2001, 0x7f);
+  struct wb w = {0};
+  wb_txn(&w, BC_TRANSACTION, 0, 1, 0, data, sizeof data, offs, 3);
+  bt_wr(&b, &w, 1, "send-nodes");
+  node_debug_walk(&b, "before-ack");
+  struct wb d = {0};
+  wb_free(&d, b.last_buffer);
+  wb_ptr_cookie(&d, BC_INCREFS_DONE, 0x3000, 0x3001);
+  wb_ptr_cookie(&d, BC_ACQUIRE_DONE, 0x3000, 0x3001);
+  wb_ptr_cookie(&d, BC_INCREFS_DONE, 0x1000, 0x1001);
+  wb_ptr_cookie(&d, BC_ACQUIRE_DONE, 0x1000, 0x1001);
+  wb_ptr_cookie(&d, BC_INCREFS_DONE, 0x2000, 0x2001);
+  bt_wr(&b, &d, 0, "ack");
+  node_debug_walk(&b, "after-ack");
+  /* iteration starts strictly after the given ptr */
+  struct binder_node_debug_info di;
+  memset(&di, 0, sizeof di);
+  di.ptr = 0x1000;
+  if (ioctl(b.fd, BINDER_GET_NODE_DEBUG_INFO, &di) == 0)
+    bt_log(&b, "debug-info after 0x1000: ptr=%#llx", (unsigned long long)di.ptr);
+  di.ptr = 0x1001;
+  if (ioctl(b.fd, BINDER_GET_NODE_DEBUG_INFO, &di) == 0)
+    bt_log(&b, "debug-info after 0x1001: ptr=%#llx", (unsigned long long)di.ptr);
+  bt_signal(S.c2p[1]);
+}
+
+static void basics_other(void* arg) {
+  (void)arg;
+  struct bt b;
+  memset(&b, 0, sizeof b);
+  b.role = "other";
+  /* the parent's binder fd was inherited across fork: mapping it here is refused */
+  void* m = mmap(NULL, BT_MAP_SIZE, PROT_READ, MAP_PRIVATE, g_parent_fd, 0);
+  bt_result(&b, "mmap-inherited-fd", m == MAP_FAILED ? -1 : 0);
+  if (m != MAP_FAILED) munmap(m, BT_MAP_SIZE);
+  close(g_parent_fd);
+  bt_open(&b, "other");
+  int zero = 0;
+  bt_result(&b, "set-context-mgr-while-mgr-alive", ioctl(b.fd, BINDER_SET_CONTEXT_MGR, &zero));
+  bt_signal(S2.c2p[1]);
+  bt_wait(S2.p2c[0]); /* the manager closed its fd and unmapped */
+  int ok = 0;
+  for (int i = 0; i < 500 && !ok; i++) {
+    if (ioctl(b.fd, BINDER_SET_CONTEXT_MGR, &zero) == 0)
+      ok = 1;
+    else
+      usleep(10000);
+  }
+  bt_log(&b, "set-context-mgr after the old manager released: %s", ok ? "ok" : "still busy");
+}
+
+static int s_ioctl_basics(void) {
+  struct bt b;
+  bt_sync_init(&S);
+  bt_sync_init(&S2);
+  pid_t c = fork_role("client", basics_client, NULL);
+  bt_open_nomap(&b, "mgr");
+  struct binder_version v = {0};
+  bt_result(&b, "version", ioctl(b.fd, BINDER_VERSION, &v));
+  bt_log(&b, "protocol_version=%d", v.protocol_version);
+  bt_result(&b, "version-null-arg", ioctl(b.fd, BINDER_VERSION, NULL));
+  uint32_t max = 4;
+  bt_result(&b, "set-max-threads", ioctl(b.fd, BINDER_SET_MAX_THREADS, &max));
+  bt_result(&b, "set-max-threads-null-arg", ioctl(b.fd, BINDER_SET_MAX_THREADS, NULL));
+  int64_t idle = 1;
+  bt_result(&b, "set-idle-timeout", ioctl(b.fd, BINDER_SET_IDLE_TIMEOUT, &idle));
+  bt_result(&b, "unknown-ioctl-b99", ioctl(b.fd, _IO('b', 99)));
+  bt_result(&b, "unknown-ioctl-type-x", ioctl(b.fd, _IOW('x', 1, int), &max));
+  bt_result(&b, "fionread", ioctl(b.fd, FIONREAD, &max));
+  void* m = mmap(NULL, BT_MAP_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE, b.fd, 0);
+  bt_result(&b, "mmap-prot-write", m == MAP_FAILED ? -1 : 0);
+  m = mmap(NULL, BT_MAP_SIZE, PROT_READ, MAP_PRIVATE, b.fd, 0);
+  bt_result(&b, "mmap", m == MAP_FAILED ? -1 : 0);
+  if (m == MAP_FAILED) bt_die(&b, "mmap");
+  b.map = m;
+  b.map_size = BT_MAP_SIZE;
+  void* m2 = mmap(NULL, BT_MAP_SIZE, PROT_READ, MAP_PRIVATE, b.fd, 0);
+  bt_result(&b, "second-mmap", m2 == MAP_FAILED ? -1 : 0);
+  bt_result(&b, "mprotect-write", mprotect(m, 4096, PROT_READ | PROT_WRITE));
+  int zero = 0;
+  bt_result(&b, "set-context-mgr", ioctl(b.fd, BINDER_SET_CONTEXT_MGR, &zero));
+  bt_result(&b, "set-context-mgr-again", ioctl(b.fd, BINDER_SET_CONTEXT_MGR, &zero));
+  node_debug_walk(&b, "mgr-nodes"); /* the manager's node has ptr 0: never listed */
+  read_nonblock(&b, "read-idle");
+  bt_result(&b, "thread-exit", ioctl(b.fd, BINDER_THREAD_EXIT, &zero));
+  read_nonblock(&b, "first-read-of-new-thread");
+  read_nonblock(&b, "second-read");
+  /* serve the client's call (three nodes) and keep its buffer until it has looked at them */
+  bt_signal(S.p2c[1]);
+  bt_wr(&b, NULL, 1, "recv");
+  binder_uintptr_t buf = b.last_buffer;
+  struct wb w = {0};
+  wb_txn(&w, BC_REPLY, 0, 0, 0, "ok\0\0", 4, NULL, 0);
+  bt_wr(&b, &w, 1, "reply");
+  bt_wait(S.c2p[0]);
+  struct wb f = {0};
+  wb_free(&f, buf);
+  bt_wr(&b, &f, 0, "free");
+  int rc = wait_child(c);
+  /* a second process: cannot map the inherited fd, cannot become manager while this one lives */
+  g_parent_fd = b.fd;
+  pid_t o = fork_role("other", basics_other, NULL);
+  bt_wait(S2.c2p[0]);
+  munmap(m, BT_MAP_SIZE);
+  close(b.fd);
+  bt_signal(S2.p2c[1]);
+  return wait_child(o) | rc;
+}
+
+/* ================================================================== thread_pool */
+static struct bt g_srv;    /* the server process's binder (shared by its threads) */
+static struct bt_sync T;   /* between the server's threads */
+
+static void pool_client(void* arg) {
+  (void)arg;
+  struct bt b;
+  bt_wait(S.p2c[0]);
+  bt_open(&b, "client");
+  for (uint32_t code = 1; code <= 4; code++) {
+    if (code > 1) bt_wait(S.p2c[0]);
+    char label[16];
+    snprintf(label, sizeof label, "call%u", code);
+    call_plain(&b, 0, code, 0, label);
+  }
+}
+
+static void reply_and_complete(struct bt* b, const char* label) {
+  struct wb w = {0};
+  wb_free(&w, b->last_buffer);
+  wb_txn(&w, BC_REPLY, 0, 0, 0, "ok\0\0", 4, NULL, 0);
+  bt_wr(b, &w, 1, label);
+}
+
+static void* pool_t2(void* arg) {
+  (void)arg;
+  struct bt t = g_srv;
+  t.role = "mgr-t2";
+  t.last_txn_valid = 0;
+  struct wb w = {0};
+  wb_u32(&w, BC_REGISTER_LOOPER);
+  bt_wr(&t, &w, 1, "register-looper"); /* first read of a new thread: returns at once */
+  bt_signal(T.c2p[1]);
+  bt_wr(&t, NULL, 1, "recv"); /* call3: t1 is not reading */
+  reply_and_complete(&t, "reply3");
+  int zero = 0;
+  bt_result(&t, "thread-exit", ioctl(t.fd, BINDER_THREAD_EXIT, &zero));
+  bt_signal(T.c2p[1]);
+  return NULL;
+}
+
+static int s_thread_pool(void) {
+  bt_sync_init(&S);
+  bt_sync_init(&T);
+  pid_t c = fork_role("client", pool_client, NULL);
+  struct bt* b = &g_srv;
+  bt_open(b, "mgr-t1");
+  become_mgr(b, 0);
+  /* max_threads is 0: a looper never gets BR_SPAWN_LOOPER */
+  struct wb e = {0};
+  wb_u32(&e, BC_ENTER_LOOPER);
+  bt_signal(S.p2c[1]);
+  bt_wr(b, &e, 1, "enter-looper-recv1");
+  reply_and_complete(b, "reply1");
+  uint32_t max = 1;
+  bt_result(b, "set-max-threads-1", ioctl(b->fd, BINDER_SET_MAX_THREADS, &max));
+  bt_signal(S.p2c[1]);
+  bt_wr(b, NULL, 1, "recv2"); /* BR_SPAWN_LOOPER in place of the BR_NOOP */
+  pthread_t t2;
+  if (pthread_create(&t2, NULL, pool_t2, NULL)) abort();
+  bt_wait(T.c2p[0]); /* t2 registered */
+  reply_and_complete(b, "reply2");
+  bt_signal(S.p2c[1]);
+  bt_wait(T.c2p[0]); /* t2 served call3 and exited */
+  pthread_join(t2, NULL);
+  bt_signal(S.p2c[1]);
+  bt_wr(b, NULL, 1, "recv4"); /* the exited spawned thread keeps its slot: no new spawn */
+  reply_and_complete(b, "reply4");
+  return wait_child(c);
+}
+
+/* ================================================================== nonlooper_thread */
+static struct bt g_cli;
+
+static void* nl_client_t2(void* arg) {
+  (void)arg;
+  struct bt t = g_cli;
+  t.role = "client-t2";
+  t.last_txn_valid = 0;
+  /* the thread's first ioctl is a sync call: it returns with the completion alone */
+  struct wb w = {0};
+  wb_txn(&w, BC_TRANSACTION, 0, 1, 0, "call", 4, NULL, 0);
+  bt_wr(&t, &w, 1, "first-ioctl-call");
+  bt_signal(S.c2p[1]);
+  bt_wr(&t, NULL, 1, "wait-reply");
+  struct wb f = {0};
+  wb_free(&f, t.last_buffer);
+  bt_wr(&t, &f, 0, "free");
+  return NULL;
+}
+
+static void nl_client(void* arg) {
+  (void)arg;
+  bt_wait(S.p2c[0]);
+  bt_open(&g_cli, "client");
+  pthread_t t;
+  if (pthread_create(&t, NULL, nl_client_t2, NULL)) abort();
+  pthread_join(t, NULL);
+}
+
+static void* nl_mgr_t2(void* arg) {
+  (void)arg;
+  struct bt t = g_srv;
+  t.role = "mgr-t2";
+  t.last_txn_valid = 0;
+  bt_wr(&t, NULL, 1, "first-ioctl-read"); /* returns at once with BR_NOOP */
+  return NULL;
+}
+
+static void print_poll(struct bt* b, const char* label) {
+  struct pollfd p = {.fd = b->fd, .events = POLLIN};
+  int r = poll(&p, 1, 0);
+  bt_log(b, "%s: poll=%d revents=%s", label, r,
+         r < 0 ? "error" : (p.revents & POLLIN) ? "POLLIN" : p.revents ? "other" : "none");
+}
+
+static int s_nonlooper_thread(void) {
+  bt_sync_init(&S);
+  pid_t c = fork_role("client", nl_client, NULL);
+  struct bt* b = &g_srv;
+  bt_open(b, "mgr");
+  become_mgr(b, 0);
+  print_poll(b, "poll-idle");
+  bt_signal(S.p2c[1]);
+  bt_wait(S.c2p[0]); /* the client's call is queued */
+  print_poll(b, "poll-call-queued");
+  bt_wr(b, NULL, 1, "recv-without-looper");
+  pthread_t t;
+  if (pthread_create(&t, NULL, nl_mgr_t2, NULL)) abort();
+  pthread_join(t, NULL);
+  reply_and_complete(b, "reply");
+  return wait_child(c);
+}
+
+/* ================================================================== txn_flags */
+static void flags_client(void* arg) {
+  (void)arg;
+  struct bt b;
+  bt_wait(S.p2c[0]);
+  bt_open(&b, "client");
+  call_plain(&b, 0, 1, 0x100, "call-flag-0x100");
+  call_plain(&b, 0, 2, TF_ROOT_OBJECT | TF_STATUS_CODE | TF_CLEAR_BUF, "call-root-status-clear");
+  call_plain(&b, 0, 3, TF_ONE_WAY | 0x100 | 0x80000000u, "oneway-flags");
+  bt_signal(S.c2p[1]);
+}
+
+static int s_txn_flags(void) {
+  struct bt b;
+  bt_sync_init(&S);
+  pid_t c = fork_role("client", flags_client, NULL);
+  bt_open(&b, "mgr");
+  become_mgr(&b, 0);
+  bt_signal(S.p2c[1]);
+  static const uint32_t reply_flags[2] = {TF_STATUS_CODE, TF_ONE_WAY | TF_STATUS_CODE};
+  for (int i = 0; i < 2; i++) {
+    bt_wr(&b, NULL, 1, "recv");
+    struct wb w = {0};
+    wb_free(&w, b.last_buffer);
+    wb_txn(&w, BC_REPLY, 0, 0, reply_flags[i], "st\0\0", 4, NULL, 0);
+    bt_wr(&b, &w, 1, i == 0 ? "reply-status-code" : "reply-oneway-status-code");
+  }
+  bt_wait(S.c2p[0]);
+  serve_one(&b, "recv-oneway", NULL, 0);
+  return wait_child(c);
+}
+
+/* ================================================================== reply_fds */
+static void read_fd_text(struct bt* b, int fd, const char* what) {
+  char buf[32] = {0};
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  bt_log(b, "%s: read %zd bytes '%s'", what, n, n > 0 ? buf : "");
+  close(fd);
+}
+
+static void rfd_client(void* arg) {
+  (void)arg;
+  struct bt b;
+  bt_wait(S.p2c[0]);
+  bt_open(&b, "client");
+  struct wb w = {0};
+  wb_txn(&w, BC_TRANSACTION, 0, 1, TF_ACCEPT_FDS, "fds?", 4, NULL, 0);
+  bt_wr(&b, &w, 1, "call-accept-fds");
+  if (b.last_txn_valid) {
+    const struct binder_fd_object* fo = (const void*)(uintptr_t)b.last_txn.data.ptr.buffer;
+    if (b.last_txn.offsets_size) read_fd_text(&b, (int)fo->fd, "reply fd");
+    struct wb f = {0};
+    wb_free(&f, b.last_buffer);
+    bt_wr(&b, &f, 0, "free");
+  }
+  bt_extended_error(&b, "after-accepted");
+  b.last_txn_valid = 0;
+  struct wb w2 = {0};
+  wb_txn(&w2, BC_TRANSACTION, 0, 2, 0, "nofd", 4, NULL, 0);
+  bt_wr(&b, &w2, 1, "call-without-accept-fds");
+  bt_extended_error(&b, "after-rejected");
+  call_plain(&b, 0, 3, 0, "call-after");
+}
+
+static int s_reply_fds(void) {
+  struct bt b;
+  bt_sync_init(&S);
+  pid_t c = fork_role("client", rfd_client, NULL);
+  bt_open(&b, "mgr");
+  become_mgr(&b, 0);
+  bt_signal(S.p2c[1]);
+  for (int i = 0; i < 2; i++) {
+    bt_wr(&b, NULL, 1, "recv");
+    int p[2];
+    if (pipe(p)) abort();
+    if (write(p[1], "reply-fd", 8) != 8) abort();
+    close(p[1]);
+    static uint8_t data[24];
+    static binder_size_t offs[1] = {0};
+    put_fd(data, 0, p[0], 0x55);
+    struct wb w = {0};
+    wb_free(&w, b.last_buffer);
+    wb_txn(&w, BC_REPLY, 0, 0, 0, data, sizeof data, offs, 1);
+    bt_wr(&b, &w, 1, i == 0 ? "reply-fd" : "reply-fd-not-accepted");
+    bt_extended_error(&b, "replier");
+    bt_log(&b, "own fd still open: %d", fcntl(p[0], F_GETFD) >= 0);
+    close(p[0]);
+  }
+  serve_one(&b, "recv", "ok\0\0", 4);
+  return wait_child(c);
+}
+
+/* ================================================================== weak_handle */
+static void weak_client(void* arg) {
+  (void)arg;
+  struct bt b;
+  bt_wait(S.p2c[0]);
+  bt_open(&b, "client");
+  static uint8_t data[24];
+  static binder_size_t offs[1] = {0};
+  put_binder(data, 0, BINDER_TYPE_WEAK_BINDER, NODE_PTR, NODE_COOKIE, 0x7f);
+  struct wb w = {0};
+  wb_txn(&w, BC_TRANSACTION, 0, 1, 0, data, sizeof data, offs, 1);
+  bt_wr(&b, &w, 1, "send-weak-binder");
+  struct wb d = {0};
+  wb_free(&d, b.last_buffer);
+  wb_ptr_cookie(&d, BC_INCREFS_DONE, NODE_PTR, NODE_COOKIE);
+  bt_wr(&b, &d, 0, "ack");
+  bt_signal(S.c2p[1]);
+  bt_wait(S.p2c[0]); /* the manager dropped its weak ref */
+  bt_wr(&b, NULL, 1, "after-decrefs");
+  node_debug_walk(&b, "nodes");
+}
+
+static int s_weak_handle(void) {
+  struct bt b;
+  bt_sync_init(&S);
+  pid_t c = fork_role("client", weak_client, NULL);
+  bt_open(&b, "mgr");
+  become_mgr(&b, 0);
+  bt_signal(S.p2c[1]);
+  bt_wr(&b, NULL, 1, "recv");
+  struct wb w = {0};
+  handle_cmd(&w, BC_INCREFS, 1);
+  wb_free(&w, b.last_buffer);
+  wb_txn(&w, BC_REPLY, 0, 0, 0, "ok\0\0", 4, NULL, 0);
+  bt_wr(&b, &w, 1, "keep-weak-and-reply");
+  bt_wait(S.c2p[0]);
+  node_info(&b, 1, "weak-only");
+  struct wb a = {0};
+  handle_cmd(&a, BC_ACQUIRE, 1);
+  bt_wr(&b, &a, 0, "acquire-weak-only");
+  node_info(&b, 1, "after-acquire");
+  b.last_txn_valid = 0;
+  struct wb t = {0};
+  wb_txn(&t, BC_TRANSACTION, 1, 5, 0, "weak", 4, NULL, 0);
+  bt_wr(&b, &t, 1, "call-weak-handle");
+  bt_extended_error(&b, "call-weak-handle");
+  struct wb o = {0};
+  wb_txn(&o, BC_TRANSACTION, 1, 6, TF_ONE_WAY, "weak", 4, NULL, 0);
+  bt_wr(&b, &o, 1, "oneway-weak-handle");
+  bt_extended_error(&b, "oneway-weak-handle");
+  struct wb r = {0};
+  handle_cmd(&r, BC_DECREFS, 1);
+  bt_wr(&b, &r, 0, "decrefs");
+  bt_signal(S.p2c[1]);
+  return wait_child(c);
+}
+
+/* ================================================================== self_call */
+static int s_self_call(void) {
+  struct bt b;
+  bt_open(&b, "mgr");
+  become_mgr(&b, 0);
+  struct wb w = {0};
+  wb_txn(&w, BC_TRANSACTION, 0, 1, 0, "self", 4, NULL, 0);
+  bt_wr(&b, &w, 1, "call-handle-0-as-manager");
+  bt_extended_error(&b, "self-call");
+  struct wb o = {0};
+  wb_txn(&o, BC_TRANSACTION, 0, 2, TF_ONE_WAY, "self", 4, NULL, 0);
+  bt_wr(&b, &o, 1, "oneway-handle-0-as-manager");
+  bt_extended_error(&b, "self-oneway");
+  /* a failed transaction stops the write buffer: the free after it is not consumed */
+  struct wb two = {0};
+  wb_txn(&two, BC_TRANSACTION, 0, 3, 0, "self", 4, NULL, 0);
+  wb_free(&two, 0x1234);
+  bt_wr(&b, &two, 1, "call-then-free");
+  read_nonblock(&b, "nothing-pending");
+  return 0;
+}
+
+/* ================================================================== free_buffer_misuse */
+static void freemis_client(void* arg) {
+  (void)arg;
+  struct bt b;
+  bt_wait(S.p2c[0]);
+  bt_open(&b, "client");
+  static const char a[16] = "oneway-A-16byte", c2[16] = "oneway-B-16byte";
+  struct wb w = {0};
+  wb_txn(&w, BC_TRANSACTION, 0, 1, TF_ONE_WAY, a, 16, NULL, 0);
+  bt_wr(&b, &w, 1, "oneway-A");
+  struct wb w2 = {0};
+  wb_txn(&w2, BC_TRANSACTION, 0, 2, TF_ONE_WAY, c2, 16, NULL, 0);
+  bt_wr(&b, &w2, 1, "oneway-B");
+  bt_signal(S.c2p[1]);
+  bt_wait(S.p2c[0]);
+  /* the reply buffer of a sync call, freed twice */
+  struct wb s = {0};
+  wb_txn(&s, BC_TRANSACTION, 0, 3, 0, "sync", 4, NULL, 0);
+  bt_wr(&b, &s, 1, "call");
+  struct wb f = {0};
+  wb_free(&f, b.last_buffer);
+  wb_free(&f, b.last_buffer);
+  bt_wr(&b, &f, 0, "double-free-reply");
+  call_plain(&b, 0, 4, 0, "call-after");
+}
+
+static int s_free_buffer_misuse(void) {
+  struct bt b;
+  bt_sync_init(&S);
+  pid_t c = fork_role("client", freemis_client, NULL);
+  bt_open(&b, "mgr");
+  become_mgr(&b, 0);
+  struct wb u = {0};
+  wb_free(&u, (binder_uintptr_t)(uintptr_t)b.map + 0x100);
+  wb_free(&u, (binder_uintptr_t)(uintptr_t)b.map + BT_MAP_SIZE - 8);
+  wb_free(&u, 0x1234);
+  wb_free(&u, 0);
+  bt_wr(&b, &u, 0, "free-unknown");
+  bt_log(&b, "free-unknown: write consumed, no error");
+  bt_signal(S.p2c[1]);
+  bt_wait(S.c2p[0]); /* A delivered to the node, B queued behind it */
+  bt_wr(&b, NULL, 1, "recv-A");
+  binder_uintptr_t a = b.last_buffer;
+  struct wb p = {0};
+  wb_free(&p, a + 16); /* where the kernel allocated B: not yet delivered */
+  bt_wr(&b, &p, 0, "free-undelivered");
+  read_nonblock(&b, "B-still-held-back");
+  struct wb fa = {0};
+  wb_free(&fa, a);
+  bt_wr(&b, &fa, 1, "free-A-recv-B");
+  binder_uintptr_t bb = b.last_buffer;
+  struct wb fb = {0};
+  wb_free(&fb, a); /* A again: double free */
+  wb_free(&fb, bb);
+  wb_free(&fb, bb); /* B twice */
+  bt_wr(&b, &fb, 0, "double-frees");
+  read_nonblock(&b, "nothing-pending");
+  bt_signal(S.p2c[1]);
+  serve_one(&b, "recv-sync", "ok\0\0", 4);
+  serve_one(&b, "recv-after", "ok\0\0", 4);
+  return wait_child(c);
+}
+
+/* ================================================================== sg_secctx */
+struct sg_parent {
+  binder_uintptr_t child_ptr;
+  uint64_t pad;
+};
+
+static void sgs_client(void* arg) {
+  (void)arg;
+  struct bt b;
+  bt_wait(S.p2c[0]);
+  bt_open(&b, "client");
+  static struct sg_parent parent;
+  static char child[16] = "child-payload";
+  parent.child_ptr = (binder_uintptr_t)(uintptr_t)child;
+  static uint8_t data[8 + 40 + 40];
+  struct binder_buffer_object a, c;
+  memset(&a, 0, sizeof a);
+  a.hdr.type = BINDER_TYPE_PTR;
+  a.buffer = (binder_uintptr_t)(uintptr_t)&parent;
+  a.length = sizeof parent;
+  memcpy(data + 8, &a, sizeof a);
+  memset(&c, 0, sizeof c);
+  c.hdr.type = BINDER_TYPE_PTR;
+  c.flags = BINDER_BUFFER_FLAG_HAS_PARENT;
+  c.buffer = (binder_uintptr_t)(uintptr_t)child;
+  c.length = sizeof child;
+  c.parent = 0;
+  c.parent_offset = offsetof(struct sg_parent, child_ptr);
+  memcpy(data + 48, &c, sizeof c);
+  static binder_size_t offs[2] = {8, 48};
+  struct wb w = {0};
+  wb_txn_sg(&w, BC_TRANSACTION_SG, 0, 4, 0, data, sizeof data, offs, 2,
+            sizeof parent + sizeof child);
+  bt_wr(&b, &w, 1, "send-sg-exact-fit");
+  int n = delivered(&b, 0);
+  if (b.last_txn_valid) {
+    struct wb f = {0};
+    wb_free(&f, b.last_buffer);
+    bt_wr(&b, &f, 0, "free");
+  } else {
+    bt_extended_error(&b, "sg-exact-fit");
+  }
+  c.length = sizeof child + 8;
+  memcpy(data + 48, &c, sizeof c);
+  b.last_txn_valid = 0;
+  struct wb w2 = {0};
+  wb_txn_sg(&w2, BC_TRANSACTION_SG, 0, 4, 0, data, sizeof data, offs, 2,
+            sizeof parent + sizeof child);
+  bt_wr(&b, &w2, 1, "send-sg-overflow");
+  n += delivered(&b, 0);
+  bt_extended_error(&b, "sg-overflow");
+  /* a plain call to a secctx node */
+  b.last_txn_valid = 0;
+  struct wb p = {0};
+  wb_txn(&p, BC_TRANSACTION, 0, 5, 0, "call", 4, NULL, 0);
+  bt_wr(&b, &p, 1, "plain-call");
+  n += delivered(&b, 0);
+  if (b.last_txn_valid) {
+    struct wb f = {0};
+    wb_free(&f, b.last_buffer);
+    bt_wr(&b, &f, 0, "free");
+  }
+  bt_extended_error(&b, "plain-call");
+  b.last_txn_valid = 0;
+  call_plain(&b, 0, 6, TF_ONE_WAY, "oneway-call");
+  n += delivered(&b, TF_ONE_WAY);
+  bt_extended_error(&b, "oneway-call");
+  report_delivered(S.c2p[1], n);
+}
+
+static void sgs_inspect(struct bt* b) {
+  bt_log(b, "secctx non-zero: %d", b->last_secctx != 0);
+  if (b->last_txn.code != 4) return;
+  const uint8_t* d = (const uint8_t*)(uintptr_t)b->last_txn.data.ptr.buffer;
+  struct binder_buffer_object pa, ch;
+  memcpy(&pa, d + 8, sizeof pa);
+  memcpy(&ch, d + 48, sizeof ch);
+  const struct sg_parent* p = (const void*)(uintptr_t)pa.buffer;
+  bt_log(b, "parent.child_ptr fixed up: %d, child payload '%s'", p->child_ptr == ch.buffer,
+         (const char*)(uintptr_t)ch.buffer);
+}
+
+static int s_sg_secctx(void) {
+  static struct bt b;
+  bt_sync_init(&S);
+  pid_t c = fork_role("client", sgs_client, NULL);
+  bt_open(&b, "mgr");
+  become_mgr(&b, FLAT_BINDER_FLAG_TXN_SECURITY_CTX);
+  static struct server_thread st = {&b, sgs_inspect, {-1, -1}};
+  start_server_thread(&st);
+  bt_signal(S.p2c[1]);
+  wait_served(&st, S.c2p[0]);
+  return wait_child(c);
+}
+
+/* ================================================================== handle_passing */
+/* server owns node S (0x1000) and later hands out a weak node W (0x3000) */
+static void hp_server(void* arg) {
+  (void)arg;
+  struct bt b;
+  bt_wait(S.p2c[0]);
+  bt_open(&b, "server");
+  static uint8_t data[24];
+  static binder_size_t offs[1] = {0};
+  put_binder(data, 0, BINDER_TYPE_BINDER, NODE_PTR, NODE_COOKIE, 0x7f);
+  struct wb w = {0};
+  wb_txn(&w, BC_TRANSACTION, 0, 1, 0, data, sizeof data, offs, 1);
+  bt_wr(&b, &w, 1, "register");
+  struct wb d = {0};
+  wb_free(&d, b.last_buffer);
+  wb_ptr_cookie(&d, BC_INCREFS_DONE, NODE_PTR, NODE_COOKIE);
+  wb_ptr_cookie(&d, BC_ACQUIRE_DONE, NODE_PTR, NODE_COOKIE);
+  bt_wr(&b, &d, 0, "ack");
+  bt_signal(S.c2p[1]);
+  /* call 3: plain */
+  bt_wr(&b, NULL, 1, "recv");
+  bt_log(&b, "target ptr=%#llx cookie=%#llx", (unsigned long long)b.last_txn.target.ptr,
+         (unsigned long long)b.last_txn.cookie);
+  reply_and_complete(&b, "reply");
+  /* call 4: HANDLE + WEAK_HANDLE of our own node come back as BINDER + WEAK_BINDER */
+  bt_wr(&b, NULL, 1, "recv-own-handles");
+  static uint8_t rd[24];
+  static binder_size_t roffs[1] = {0};
+  put_binder(rd, 0, BINDER_TYPE_WEAK_BINDER, 0x3000, 0x3001, 0x7f);
+  struct wb r = {0};
+  wb_free(&r, b.last_buffer);
+  wb_txn(&r, BC_REPLY, 0, 0, 0, rd, sizeof rd, roffs, 1);
+  bt_wr(&b, &r, 1, "reply-weak-binder");
+  ack_node(&b, 0x3000, 0x3001, 0);
+  bt_signal(S3.c2p[1]);
+  bt_wait(S.p2c[0]);
+}
+
+static void hp_client(void* arg) {
+  (void)arg;
+  struct bt b;
+  bt_wait(S2.p2c[0]);
+  bt_open(&b, "client");
+  /* lookup: the manager replies with its handle to the server's node */
+  struct wb w = {0};
+  wb_txn(&w, BC_TRANSACTION, 0, 2, 0, "find", 4, NULL, 0);
+  bt_wr(&b, &w, 1, "lookup");
+  uint32_t h = 0;
+  if (b.last_txn_valid && b.last_txn.offsets_size) {
+    const struct flat_binder_object* o = (const void*)(uintptr_t)b.last_txn.data.ptr.buffer;
+    h = o->handle;
+  }
+  struct wb k = {0};
+  handle_cmd(&k, BC_ACQUIRE, h);
+  wb_free(&k, b.last_buffer);
+  bt_wr(&b, &k, 0, "acquire-and-free");
+  call_plain(&b, h, 3, 0, "call-server");
+  /* pass the handle (strong and weak) back to its owner */
+  static uint8_t data[48];
+  static binder_size_t offs[2] = {0, 24};
+  put_handle(data, 0, BINDER_TYPE_HANDLE, h);
+  put_handle(data, 24, BINDER_TYPE_WEAK_HANDLE, h);
+  struct wb s = {0};
+  wb_txn(&s, BC_TRANSACTION, h, 4, 0, data, sizeof data, offs, 2);
+  bt_wr(&b, &s, 1, "send-handles-to-owner");
+  uint32_t wh = 0;
+  if (b.last_txn_valid && b.last_txn.offsets_size) {
+    const struct flat_binder_object* o = (const void*)(uintptr_t)b.last_txn.data.ptr.buffer;
+    wh = o->handle;
+  }
+  struct wb k2 = {0};
+  handle_cmd(&k2, BC_INCREFS, wh);
+  wb_free(&k2, b.last_buffer);
+  bt_wr(&b, &k2, 0, "keep-weak-and-free");
+  bt_wait(S3.c2p[0]); /* the server acked W */
+  /* pass both handles to the manager (a third process: HANDLE -> HANDLE) */
+  struct wb m = {0};
+  put_handle(data, 0, BINDER_TYPE_HANDLE, h);
+  put_handle(data, 24, BINDER_TYPE_WEAK_HANDLE, wh);
+  wb_txn(&m, BC_TRANSACTION, 0, 5, 0, data, sizeof data, offs, 2);
+  bt_wr(&b, &m, 1, "send-handles-to-mgr");
+  struct wb f = {0};
+  wb_free(&f, b.last_buffer);
+  bt_wr(&b, &f, 0, "free");
+  /* a weak handle cannot be sent as a strong one */
+  b.last_txn_valid = 0;
+  put_handle(data, 0, BINDER_TYPE_HANDLE, wh);
+  struct wb x = {0};
+  wb_txn(&x, BC_TRANSACTION, 0, 6, 0, data, 24, offs, 1);
+  bt_wr(&b, &x, 1, "send-weak-as-strong");
+  bt_extended_error(&b, "weak-as-strong");
+  bt_signal(S2.c2p[1]);
+}
+
+static int s_handle_passing(void) {
+  struct bt b;
+  bt_sync_init(&S);
+  bt_sync_init(&S2);
+  bt_sync_init(&S3);
+  /* the client first, so that the server knows its pid */
+  pid_t cli = fork_role("client", hp_client, NULL);
+  pid_t srv = fork_role("server", hp_server, NULL);
+  bt_open(&b, "mgr");
+  become_mgr(&b, 0);
+  bt_signal(S.p2c[1]);
+  bt_wr(&b, NULL, 1, "recv-register");
+  struct wb w = {0};
+  handle_cmd(&w, BC_ACQUIRE, 1);
+  wb_free(&w, b.last_buffer);
+  wb_txn(&w, BC_REPLY, 0, 0, 0, "ok\0\0", 4, NULL, 0);
+  bt_wr(&b, &w, 1, "keep-and-reply");
+  bt_wait(S.c2p[0]); /* the server acked its node */
+  bt_signal(S2.p2c[1]);
+  bt_wr(&b, NULL, 1, "recv-lookup");
+  static uint8_t rd[24];
+  static binder_size_t roffs[1] = {0};
+  put_handle(rd, 0, BINDER_TYPE_HANDLE, 1);
+  struct wb r = {0};
+  wb_free(&r, b.last_buffer);
+  wb_txn(&r, BC_REPLY, 0, 0, 0, rd, sizeof rd, roffs, 1);
+  bt_wr(&b, &r, 1, "reply-handle");
+  bt_wr(&b, NULL, 1, "recv-handles");
+  reply_and_complete(&b, "reply");
+  bt_wait(S2.c2p[0]);
+  bt_signal(S.p2c[1]);
+  int rc = wait_child(cli);
+  return wait_child(srv) | rc;
+}
+
+/* ================================================================== ref_underflow */
+static void ru_client(void* arg) {
+  (void)arg;
+  struct bt b;
+  bt_wait(S.p2c[0]);
+  bt_open(&b, "client");
+  static uint8_t data[24];
+  static binder_size_t offs[1] = {0};
+  put_binder(data, 0, BINDER_TYPE_BINDER, NODE_PTR, NODE_COOKIE, 0x7f);
+  struct wb w = {0};
+  wb_txn(&w, BC_TRANSACTION, 0, 1, 0, data, sizeof data, offs, 1);
+  bt_wr(&b, &w, 1, "send-binder");
+  struct wb d = {0};
+  wb_free(&d, b.last_buffer);
+  wb_ptr_cookie(&d, BC_INCREFS_DONE, NODE_PTR, NODE_COOKIE);
+  wb_ptr_cookie(&d, BC_ACQUIRE_DONE, NODE_PTR, NODE_COOKIE);
+  bt_wr(&b, &d, 0, "ack");
+  /* the owner's own node ack underflow: a second ack has no pending request */
+  struct wb d2 = {0};
+  wb_ptr_cookie(&d2, BC_INCREFS_DONE, NODE_PTR, NODE_COOKIE);
+  wb_ptr_cookie(&d2, BC_ACQUIRE_DONE, NODE_PTR, NODE_COOKIE);
+  wb_ptr_cookie(&d2, BC_ACQUIRE_DONE, 0x9999, 0x9999);
+  bt_wr(&b, &d2, 0, "ack-again");
+  /* releasing refs on handles one does not hold */
+  struct wb x = {0};
+  handle_cmd(&x, BC_RELEASE, 0);
+  handle_cmd(&x, BC_DECREFS, 0);
+  handle_cmd(&x, BC_RELEASE, 7);
+  bt_wr(&b, &x, 0, "release-unheld");
+  bt_signal(S.c2p[1]);
+  bt_wait(S.p2c[0]); /* the manager dropped everything */
+  bt_wr(&b, NULL, 1, "after-drops");
+  node_debug_walk(&b, "nodes");
+}
+
+static int s_ref_underflow(void) {
+  struct bt b;
+  bt_sync_init(&S);
+  pid_t c = fork_role("client", ru_client, NULL);
+  bt_open(&b, "mgr");
+  become_mgr(&b, 0);
+  struct wb z = {0};
+  handle_cmd(&z, BC_INCREFS, 0);
+  bt_wr(&b, &z, 0, "increfs-handle-0-as-manager");
+  struct wb z2 = {0};
+  handle_cmd(&z2, BC_ACQUIRE, 0);
+  bt_wr(&b, &z2, 0, "acquire-handle-0-as-manager");
+  struct wb z3 = {0};
+  handle_cmd(&z3, BC_RELEASE, 0);
+  handle_cmd(&z3, BC_DECREFS, 0);
+  bt_wr(&b, &z3, 0, "release-handle-0-as-manager");
+  bt_signal(S.p2c[1]);
+  bt_wr(&b, NULL, 1, "recv");
+  struct wb w = {0};
+  handle_cmd(&w, BC_ACQUIRE, 1);
+  handle_cmd(&w, BC_INCREFS, 1);
+  wb_free(&w, b.last_buffer);
+  wb_txn(&w, BC_REPLY, 0, 0, 0, "ok\0\0", 4, NULL, 0);
+  bt_wr(&b, &w, 1, "take-refs-and-reply");
+  bt_wait(S.c2p[0]);
+  node_info(&b, 1, "held");
+  struct wb r = {0};
+  handle_cmd(&r, BC_RELEASE, 1);
+  handle_cmd(&r, BC_RELEASE, 1); /* strong underflow */
+  bt_wr(&b, &r, 0, "release-twice");
+  node_info(&b, 1, "after-release");
+  struct wb a = {0};
+  handle_cmd(&a, BC_ACQUIRE, 1); /* weak only now: ignored */
+  bt_wr(&b, &a, 0, "acquire-after-release");
+  node_info(&b, 1, "after-acquire");
+  struct wb d = {0};
+  handle_cmd(&d, BC_DECREFS, 1);
+  handle_cmd(&d, BC_DECREFS, 1); /* the ref is gone */
+  handle_cmd(&d, BC_INCREFS, 1); /* so is its descriptor */
+  bt_wr(&b, &d, 0, "decrefs-twice");
+  node_info(&b, 1, "after-decrefs");
+  b.last_txn_valid = 0;
+  struct wb t = {0};
+  wb_txn(&t, BC_TRANSACTION, 1, 5, 0, "gone", 4, NULL, 0);
+  bt_wr(&b, &t, 1, "call-dropped-handle");
+  bt_extended_error(&b, "call-dropped-handle");
+  bt_signal(S.p2c[1]);
+  return wait_child(c);
+}
+
+/* ================================================================== death_misc */
+/* client owns Y (0x1000), Z (0x2000), X (0x3000); the kernel releases them in ptr order */
+static void dm_client(void* arg) {
+  (void)arg;
+  struct bt b;
+  bt_wait(S.p2c[0]);
+  bt_open(&b, "client");
+  static uint8_t data[72];
+  static binder_size_t offs[3] = {0, 24, 48};
+  put_binder(data, 0, BINDER_TYPE_BINDER, 0x1000, 0x1001, 0x7f);
+  put_binder(data, 24, BINDER_TYPE_BINDER, 0x2000, 0x2001, 0x7f);
+  put_binder(data, 48, BINDER_TYPE_BINDER, 0x3000, 0x3001, 0x7f);
+  struct wb w = {0};
+  wb_txn(&w, BC_TRANSACTION, 0, 1, 0, data, sizeof data, offs, 3);
+  bt_wr(&b, &w, 1, "send-binders");
+  struct wb d = {0};
+  wb_free(&d, b.last_buffer);
+  for (uint64_t p = 0x1000; p <= 0x3000; p += 0x1000) {
+    wb_ptr_cookie(&d, BC_INCREFS_DONE, p, p + 1);
+    wb_ptr_cookie(&d, BC_ACQUIRE_DONE, p, p + 1);
+  }
+  bt_wr(&b, &d, 0, "ack");
+  bt_signal(S.c2p[1]);
+  bt_wait(S.p2c[0]); /* exits: its nodes die */
+}
+
+static int s_death_misc(void) {
+  struct bt b;
+  bt_sync_init(&S);
+  pid_t c = fork_role("client", dm_client, NULL);
+  bt_open(&b, "mgr");
+  become_mgr(&b, 0);
+  bt_signal(S.p2c[1]);
+  bt_wr(&b, NULL, 1, "recv");
+  struct wb w = {0};
+  handle_cmd(&w, BC_ACQUIRE, 1);
+  handle_cmd(&w, BC_ACQUIRE, 2);
+  handle_cmd(&w, BC_ACQUIRE, 3);
+  wb_free(&w, b.last_buffer);
+  wb_txn(&w, BC_REPLY, 0, 0, 0, "ok\0\0", 4, NULL, 0);
+  bt_wr(&b, &w, 1, "keep-and-reply");
+  bt_wait(S.c2p[0]);
+  /* clear before death */
+  struct wb z = {0};
+  wb_handle_cookie(&z, BC_REQUEST_DEATH_NOTIFICATION, 2, 0xc2);
+  wb_handle_cookie(&z, BC_REQUEST_DEATH_NOTIFICATION, 2, 0xc2bad); /* duplicate: ignored */
+  wb_handle_cookie(&z, BC_CLEAR_DEATH_NOTIFICATION, 2, 0xc2bad);   /* wrong cookie: ignored */
+  wb_handle_cookie(&z, BC_CLEAR_DEATH_NOTIFICATION, 2, 0xc2);
+  bt_wr(&b, &z, 1, "request-and-clear-Z");
+  struct wb z2 = {0};
+  wb_handle_cookie(&z2, BC_CLEAR_DEATH_NOTIFICATION, 2, 0xc2); /* not registered any more */
+  wb_u32(&z2, BC_DEAD_BINDER_DONE);
+  wb_u64(&z2, 0xc2); /* nothing delivered */
+  bt_wr(&b, &z2, 0, "clear-again");
+  read_nonblock(&b, "nothing-pending");
+  /* X: the last node released when the client dies */
+  struct wb x = {0};
+  wb_handle_cookie(&x, BC_REQUEST_DEATH_NOTIFICATION, 3, 0xc3);
+  bt_wr(&b, &x, 0, "request-X");
+  bt_signal(S.p2c[1]);
+  int rc = wait_child(c);
+  bt_wr(&b, NULL, 1, "death-of-X");
+  /* Y died before X: a registration on it fires at once */
+  struct wb y = {0};
+  wb_u32(&y, BC_DEAD_BINDER_DONE);
+  wb_u64(&y, 0xc3);
+  wb_handle_cookie(&y, BC_REQUEST_DEATH_NOTIFICATION, 1, 0xc1);
+  bt_wr(&b, &y, 1, "done-X-request-dead-Y");
+  struct wb y2 = {0};
+  wb_u32(&y2, BC_DEAD_BINDER_DONE);
+  wb_u64(&y2, 0xc1);
+  wb_handle_cookie(&y2, BC_CLEAR_DEATH_NOTIFICATION, 1, 0xc1);
+  wb_handle_cookie(&y2, BC_CLEAR_DEATH_NOTIFICATION, 3, 0xc3);
+  bt_wr(&b, &y2, 1, "done-Y-clear-Y-X");
+  read_nonblock(&b, "more-clear-done");
+  read_nonblock(&b, "nothing-pending"); /* Z's cleared registration never fires */
+  b.last_txn_valid = 0;
+  struct wb t = {0};
+  wb_txn(&t, BC_TRANSACTION, 2, 9, 0, "dead", 4, NULL, 0);
+  bt_wr(&b, &t, 1, "call-dead-Z");
+  bt_extended_error(&b, "call-dead-Z");
+  return rc;
+}
+
+/* ================================================================== thread_exit_reply */
+static void ter_client(void* arg) {
+  (void)arg;
+  struct bt b;
+  bt_wait(S.p2c[0]);
+  bt_open(&b, "client");
+  struct wb w = {0};
+  wb_txn(&w, BC_TRANSACTION, 0, 1, 0, "call", 4, NULL, 0);
+  bt_wr(&b, &w, 1, "call");
+  bt_extended_error(&b, "after-thread-exit");
+  bt_signal(S.c2p[1]);
+  bt_wait(S.p2c[0]);
+  call_plain(&b, 0, 2, 0, "call-again");
+}
+
+static int s_thread_exit_reply(void) {
+  struct bt b;
+  bt_sync_init(&S);
+  pid_t c = fork_role("client", ter_client, NULL);
+  bt_open(&b, "mgr");
+  become_mgr(&b, 0);
+  bt_signal(S.p2c[1]);
+  bt_wr(&b, NULL, 1, "recv");
+  int zero = 0;
+  bt_result(&b, "thread-exit-with-pending-call", ioctl(b.fd, BINDER_THREAD_EXIT, &zero));
+  bt_wait(S.c2p[0]);
+  read_nonblock(&b, "new-thread-first-read");
+  /* the replying thread is gone: a BC_REPLY now has nothing to answer */
+  struct wb r = {0};
+  wb_txn(&r, BC_REPLY, 0, 0, 0, "late", 4, NULL, 0);
+  bt_wr(&b, &r, 1, "late-reply");
+  bt_extended_error(&b, "late-reply");
+  struct wb f = {0};
+  wb_free(&f, b.last_buffer);
+  bt_wr(&b, &f, 0, "free-orphan-buffer");
+  bt_signal(S.p2c[1]);
+  serve_one(&b, "recv-again", "ok\0\0", 4);
+  return wait_child(c);
+}
+
+/* ================================================================== exit_pending_oneway */
+static void epo_sender(void* arg) {
+  (void)arg;
+  struct bt b;
+  bt_wait(S.p2c[0]);
+  bt_open(&b, "client");
+  for (uint32_t code = 1; code <= 3; code++) {
+    struct wb w = {0};
+    uint32_t payload = code * 0x01010101u;
+    wb_txn(&w, BC_TRANSACTION, 0, code, TF_ONE_WAY, &payload, 4, NULL, 0);
+    bt_wr(&b, &w, 1, "oneway");
+  }
+  /* exits with its one-way buffers still queued in the manager */
+}
+
+/* a server process that dies with one-way buffers pending for it */
+static void epo_server(void* arg) {
+  (void)arg;
+  struct bt b;
+  bt_wait(S2.p2c[0]);
+  bt_open(&b, "server");
+  static uint8_t data[24];
+  static binder_size_t offs[1] = {0};
+  put_binder(data, 0, BINDER_TYPE_BINDER, NODE_PTR, NODE_COOKIE, 0x7f);
+  struct wb w = {0};
+  wb_txn(&w, BC_TRANSACTION, 0, 10, 0, data, sizeof data, offs, 1);
+  bt_wr(&b, &w, 1, "register");
+  struct wb d = {0};
+  wb_free(&d, b.last_buffer);
+  wb_ptr_cookie(&d, BC_INCREFS_DONE, NODE_PTR, NODE_COOKIE);
+  wb_ptr_cookie(&d, BC_ACQUIRE_DONE, NODE_PTR, NODE_COOKIE);
+  bt_wr(&b, &d, 0, "ack");
+  bt_signal(S2.c2p[1]);
+  bt_wait(S2.p2c[0]); /* the manager sent it two one-ways */
+  bt_wr(&b, NULL, 1, "recv-first");
+  /* exits without freeing: one buffer delivered, one queued */
+}
+
+static int s_exit_pending_oneway(void) {
+  struct bt b;
+  bt_sync_init(&S);
+  bt_sync_init(&S2);
+  pid_t c = fork_role("client", epo_sender, NULL);
+  pid_t s = fork_role("server", epo_server, NULL);
+  bt_open(&b, "mgr");
+  become_mgr(&b, 0);
+  bt_signal(S.p2c[1]);
+  int rc = wait_child(c);
+  for (int i = 0; i < 3; i++) {
+    struct wb w = {0};
+    if (i) wb_free(&w, b.last_buffer);
+    bt_wr(&b, &w, 1, "recv-after-sender-exit");
+  }
+  struct wb f = {0};
+  wb_free(&f, b.last_buffer);
+  bt_wr(&b, &f, 0, "free");
+  read_nonblock(&b, "nothing-pending");
+  /* the receiving side dies with pending one-ways */
+  bt_signal(S2.p2c[1]);
+  bt_wr(&b, NULL, 1, "recv-register");
+  struct wb k = {0};
+  handle_cmd(&k, BC_ACQUIRE, 1);
+  wb_handle_cookie(&k, BC_REQUEST_DEATH_NOTIFICATION, 1, 0xdead);
+  wb_free(&k, b.last_buffer);
+  wb_txn(&k, BC_REPLY, 0, 0, 0, "ok\0\0", 4, NULL, 0);
+  bt_wr(&b, &k, 1, "keep-watch-reply");
+  bt_wait(S2.c2p[0]);
+  for (uint32_t code = 21; code <= 22; code++) {
+    struct wb o = {0};
+    wb_txn(&o, BC_TRANSACTION, 1, code, TF_ONE_WAY, "ow\0\0", 4, NULL, 0);
+    bt_wr(&b, &o, 1, "oneway-to-server");
+  }
+  bt_signal(S2.p2c[1]);
+  rc |= wait_child(s);
+  bt_wr(&b, NULL, 1, "server-death");
+  struct wb dd = {0};
+  wb_u32(&dd, BC_DEAD_BINDER_DONE);
+  wb_u64(&dd, 0xdead);
+  wb_txn(&dd, BC_TRANSACTION, 1, 23, TF_ONE_WAY, "ow\0\0", 4, NULL, 0);
+  bt_wr(&b, &dd, 1, "oneway-to-dead-server");
+  bt_extended_error(&b, "oneway-to-dead-server");
+  return rc;
+}
+
+/* ================================================================== async space */
+#define BIG_ONEWAY 60000u
+static uint8_t g_big[200000];
+
+static void async_client(void* arg) {
+  int spam = arg != NULL;
+  struct bt b;
+  bt_wait(S.p2c[0]);
+  bt_open(&b, "client");
+  if (spam) {
+    uint32_t on = 1;
+    bt_result(&b, "enable-oneway-spam-detection",
+              ioctl(b.fd, BINDER_ENABLE_ONEWAY_SPAM_DETECTION, &on));
+  }
+  for (uint32_t i = 1; i <= 9; i++) {
+    memset(g_big, (int)i, 16);
+    struct wb w = {0};
+    wb_txn(&w, BC_TRANSACTION, 0, i, TF_ONE_WAY, g_big, BIG_ONEWAY, NULL, 0);
+    char label[24];
+    snprintf(label, sizeof label, "oneway%u", i);
+    bt_wr(&b, &w, 1, label);
+  }
+  bt_extended_error(&b, "ninth");
+  bt_signal(S.c2p[1]);
+  bt_wait(S.p2c[0]); /* the manager freed everything */
+  struct wb w = {0};
+  memset(g_big, 0xaa, 16);
+  wb_txn(&w, BC_TRANSACTION, 0, 10, TF_ONE_WAY, g_big, BIG_ONEWAY, NULL, 0);
+  bt_wr(&b, &w, 1, "oneway-after-drain");
+  bt_signal(S.c2p[1]);
+}
+
+static int s_async(int spam) {
+  struct bt b;
+  bt_sync_init(&S);
+  pid_t c = fork_role("client", async_client, spam ? (void*)1 : NULL);
+  bt_open_sized(&b, "mgr", 1024 * 1024);
+  become_mgr(&b, 0);
+  bt_signal(S.p2c[1]);
+  bt_wait(S.c2p[0]);
+  for (int i = 0; i < 8; i++) {
+    struct wb w = {0};
+    if (i) wb_free(&w, b.last_buffer);
+    bt_wr(&b, &w, 1, "recv");
+  }
+  struct wb f = {0};
+  wb_free(&f, b.last_buffer);
+  bt_wr(&b, &f, 0, "free");
+  read_nonblock(&b, "nothing-pending");
+  bt_signal(S.p2c[1]);
+  bt_wait(S.c2p[0]);
+  serve_one(&b, "recv-after-drain", NULL, 0);
+  return wait_child(c);
+}
+static int s_async_space(void) { return s_async(0); }
+static int s_oneway_spam(void) { return s_async(1); }
+
+/* ================================================================== sync_too_large */
+static void big_client(void* arg) {
+  (void)arg;
+  struct bt b;
+  bt_wait(S.p2c[0]);
+  bt_open(&b, "client");
+  static const size_t sizes[] = {131008, 131072, 131080, 200000};
+  int n = 0;
+  for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+    memset(g_big, 0x30 + (int)i, 16);
+    b.last_txn_valid = 0;
+    struct wb w = {0};
+    wb_txn(&w, BC_TRANSACTION, 0, 1 + (uint32_t)i, 0, g_big, sizes[i], NULL, 0);
+    char label[32];
+    snprintf(label, sizeof label, "call-%zu", sizes[i]);
+    bt_wr(&b, &w, 1, label);
+    n += delivered(&b, 0);
+    bt_extended_error(&b, label);
+    if (b.last_txn_valid) {
+      struct wb f = {0};
+      wb_free(&f, b.last_buffer);
+      bt_wr(&b, &f, 0, "free");
+    }
+  }
+  report_delivered(S.c2p[1], n);
+}
+
+static int s_sync_too_large(void) {
+  static struct bt b;
+  bt_sync_init(&S);
+  pid_t c = fork_role("client", big_client, NULL);
+  bt_open(&b, "mgr"); /* 128 KiB */
+  become_mgr(&b, 0);
+  static struct server_thread st = {&b, NULL, {-1, -1}};
+  start_server_thread(&st);
+  bt_signal(S.p2c[1]);
+  wait_served(&st, S.c2p[0]);
+  return wait_child(c);
+}
+
+/* ================================================================== extended_error */
+static void* ee_client_t2(void* arg) {
+  (void)arg;
+  struct bt t = g_cli;
+  t.role = "client-t2";
+  bt_extended_error(&t, "other-thread");
+  return NULL;
+}
+
+static void ee_client(void* arg) {
+  (void)arg;
+  struct bt* b = &g_cli;
+  bt_wait(S.p2c[0]);
+  bt_open(b, "client");
+  bt_extended_error(b, "fresh");
+  struct wb w = {0};
+  wb_txn(&w, BC_TRANSACTION, 42, 1, 0, "call", 4, NULL, 0);
+  bt_wr(b, &w, 1, "call-handle-42");
+  bt_extended_error(b, "first-query");
+  bt_extended_error(b, "second-query");
+  bt_wr(b, &w, 1, "call-handle-42-again");
+  call_plain(b, 0, 2, 0, "good-call");
+  bt_extended_error(b, "after-good-call");
+  /* the manager's reply fails: the error lands on this (the caller's) thread */
+  b->last_txn_valid = 0;
+  struct wb r = {0};
+  wb_txn(&r, BC_TRANSACTION, 0, 3, 0, "call", 4, NULL, 0);
+  bt_wr(b, &r, 1, "call-bad-reply");
+  bt_extended_error(b, "after-failed-reply");
+  struct wb o = {0};
+  wb_txn(&o, BC_TRANSACTION, 42, 4, TF_ONE_WAY, "call", 4, NULL, 0);
+  bt_wr(b, &o, 1, "oneway-handle-42");
+  pthread_t t;
+  if (pthread_create(&t, NULL, ee_client_t2, NULL)) abort();
+  pthread_join(t, NULL);
+  /* a failed command other than a transaction does not touch it */
+  struct wb a = {0};
+  handle_cmd(&a, BC_ACQUIRE, 42);
+  wb_u32(&a, BC_ATTEMPT_ACQUIRE);
+  wb_u32(&a, 0);
+  wb_u32(&a, 0);
+  bt_wr(b, &a, 0, "attempt-acquire");
+  bt_extended_error(b, "after-oneway-and-bad-command");
+  bt_signal(S.c2p[1]);
+}
+
+static int s_extended_error(void) {
+  struct bt b;
+  bt_sync_init(&S);
+  pid_t c = fork_role("client", ee_client, NULL);
+  bt_open(&b, "mgr");
+  become_mgr(&b, 0);
+  bt_signal(S.p2c[1]);
+  serve_one(&b, "recv-good", "ok\0\0", 4);
+  bt_wr(&b, NULL, 1, "recv");
+  static uint8_t rd[24];
+  static binder_size_t roffs[1] = {0};
+  put_handle(rd, 0, BINDER_TYPE_HANDLE, 77);
+  struct wb r = {0};
+  wb_free(&r, b.last_buffer);
+  wb_txn(&r, BC_REPLY, 0, 0, 0, rd, sizeof rd, roffs, 1);
+  bt_wr(&b, &r, 1, "reply-bad-handle");
+  bt_extended_error(&b, "replier");
+  bt_wait(S.c2p[0]);
+  return wait_child(c);
+}
+
+/* ------------------------------------------------------------------ main */
+static const struct {
+  const char* name;
+  int (*fn)(void);
+} scenarios[] = {
+    {"ioctl_basics", s_ioctl_basics},
+    {"thread_pool", s_thread_pool},
+    {"nonlooper_thread", s_nonlooper_thread},
+    {"txn_flags", s_txn_flags},
+    {"reply_fds", s_reply_fds},
+    {"weak_handle", s_weak_handle},
+    {"self_call", s_self_call},
+    {"free_buffer_misuse", s_free_buffer_misuse},
+    {"sg_secctx", s_sg_secctx},
+    {"handle_passing", s_handle_passing},
+    {"ref_underflow", s_ref_underflow},
+    {"death_misc", s_death_misc},
+    {"thread_exit_reply", s_thread_exit_reply},
+    {"exit_pending_oneway", s_exit_pending_oneway},
+    {"async_space", s_async_space},
+    {"oneway_spam", s_oneway_spam},
+    {"sync_too_large", s_sync_too_large},
+    {"extended_error", s_extended_error},
+};
+
+int main(int argc, char** argv) {
+  setvbuf(stdout, NULL, _IOLBF, 0);
+  if (argc < 2 || strcmp(argv[1], "list") == 0) {
+    for (size_t i = 0; i < sizeof scenarios / sizeof scenarios[0]; i++) puts(scenarios[i].name);
+    return argc < 2 ? 2 : 0;
+  }
+  for (size_t i = 0; i < sizeof scenarios / sizeof scenarios[0]; i++) {
+    if (strcmp(argv[1], scenarios[i].name) == 0) {
+      alarm(25);
+      bt_role_pid("mgr", getpid());
+      return scenarios[i].fn();
+    }
+  }
+  fprintf(stderr, "unknown scenario %s\n", argv[1]);
+  return 2;
+}
