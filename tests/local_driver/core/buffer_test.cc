@@ -279,7 +279,7 @@ TEST_F(BufferTest, SecurityContextDelivered) {
   ASSERT_EQ(got.codes().back(), static_cast<uint32_t>(BR_TRANSACTION_SEC_CTX));
   const binder_transaction_data_secctx sec = got.brs.back().trSec();
   EXPECT_EQ(sec.transaction_data.code, 9u);
-  const char* label = reinterpret_cast<const char*>(svc.area.data() + (sec.secctx - svc.base));
+  const char* label = reinterpret_cast<const char*>(svc.area->data() + (sec.secctx - svc.base));
   EXPECT_STREQ(label, "unconfined");
 }
 

@@ -134,6 +134,76 @@ TEST_F(DeathTest, OwnerExitRacingClearAndRelease) {
   EXPECT_EQ(drv_.dumpState(), "binder state:\n");
 }
 
+// CVE-2025-68260 with several holders: a's node is referenced by the manager, b and c, each with
+// a death registration. a dies; b clears before reading, c drops its last ref before reading, the
+// manager reads normally. Each gets exactly one consistent outcome.
+TEST_F(DeathTest, OwnerExitWithSeveralClientsClearingAndReleasing) {
+  const uint32_t h = giveHandle();
+  std::vector<Client> clients{open(300), open(400)};
+  std::vector<uint32_t> client_handles;
+  for (size_t i = 0; i < clients.size(); ++i) {
+    Client& cl = clients[i];
+    const Tid tid = static_cast<Tid>(10 + i);
+    startThread(cl, tid);
+    enterLooper(cl, tid);
+    // The client hands its node to the manager, the manager sends it a's handle.
+    Io give = wr(cl, tid,
+                 Cmds().cmd(BC_TRANSACTION,
+                            txn(cl, 0, 1, bytesOf(binderObj(0x500, 0x501)), {0}, TF_ONE_WAY)),
+                 0);
+    ASSERT_EQ(give.error, 0);
+    Io in = read(mgr_, 1);
+    const binder_transaction_data tr = in.brs.back().tr();
+    const uint32_t hc = mgr_.at<flat_binder_object>(tr.data.ptr.buffer).handle;
+    ASSERT_EQ(
+        write(mgr_, 1,
+              Cmds()
+                  .cmd(BC_ACQUIRE, hc)
+                  .cmd(BC_FREE_BUFFER, static_cast<binder_uintptr_t>(tr.data.ptr.buffer))
+                  .cmd(BC_TRANSACTION, txn(mgr_, hc, 2, bytesOf(handleObj(h)), {0}, TF_ONE_WAY)))
+            .error,
+        0);
+    (void)read(mgr_, 1, 512, true);  // COMPLETE
+    Io own = read(cl, tid);          // INCREFS/ACQUIRE/COMPLETE for its node
+    Io got = read(cl, tid);
+    ASSERT_EQ(got.codes().back(), static_cast<uint32_t>(BR_TRANSACTION));
+    const binder_transaction_data t2 = got.brs.back().tr();
+    const uint32_t ha = cl.at<flat_binder_object>(t2.data.ptr.buffer).handle;
+    ASSERT_EQ(write(cl, tid,
+                    Cmds()
+                        .cmd(BC_ACQUIRE, ha)
+                        .cmd(BC_FREE_BUFFER, static_cast<binder_uintptr_t>(t2.data.ptr.buffer))
+                        .handleCookie(BC_REQUEST_DEATH_NOTIFICATION, ha, 0xB0 + i))
+                  .error,
+              0);
+    client_handles.push_back(ha);
+    (void)own;
+  }
+  ASSERT_EQ(write(mgr_, 1, Cmds().handleCookie(BC_REQUEST_DEATH_NOTIFICATION, h, 0xA0)).error, 0);
+  drv_.releaseProcess(a_.id);
+  // Client 0 clears before reading: DEAD_BINDER still comes, CLEAR_DONE after DONE.
+  ASSERT_EQ(write(clients[0], 10,
+                  Cmds().handleCookie(BC_CLEAR_DEATH_NOTIFICATION, client_handles[0], 0xB0))
+                .error,
+            0);
+  // Client 1 drops its last ref: the registration goes silently.
+  ASSERT_EQ(write(clients[1], 11, Cmds().cmd(BC_RELEASE, client_handles[1])).error, 0);
+  Io c0 = read(clients[0], 10);
+  ASSERT_EQ(c0.codes(), (std::vector<uint32_t>{BR_NOOP, BR_DEAD_BINDER}));
+  Io c0done =
+      wr(clients[0], 10, Cmds().cmd(BC_DEAD_BINDER_DONE, static_cast<binder_uintptr_t>(0xB0)));
+  EXPECT_EQ(c0done.codes(), (std::vector<uint32_t>{BR_NOOP, BR_CLEAR_DEATH_NOTIFICATION_DONE}));
+  EXPECT_EQ(nbread(clients[1], 11).error, EAGAIN);
+  Io m = read(mgr_, 1);
+  ASSERT_EQ(m.codes(), (std::vector<uint32_t>{BR_NOOP, BR_DEAD_BINDER}));
+  EXPECT_EQ(m.brs[1].cookie(), 0xA0u);
+  for (const Client& cl : clients) {
+    drv_.releaseProcess(cl.id);
+  }
+  drv_.releaseProcess(mgr_.id);
+  EXPECT_EQ(drv_.dumpState(), "binder state:\n");
+}
+
 TEST_F(DeathTest, ProcessExitReleasesRefsAndOwnersGetReleaseDecrefs) {
   const uint32_t h = giveHandle();
   (void)h;

@@ -175,14 +175,15 @@ struct Io {
 struct Client {
   ProcId id{};
   FakeMemory* mem = nullptr;
-  std::vector<uint8_t> area;
+  // Shared so that copies of a Client keep the area the Driver writes into alive.
+  std::shared_ptr<std::vector<uint8_t>> area;
   uint64_t base = 0;
   int32_t pid = 0;
   // Reads a value from the receive area at a client address.
   template <typename T>
   T at(uint64_t user_addr) const {
     T v;
-    std::memcpy(&v, area.data() + (user_addr - base), sizeof(T));
+    std::memcpy(&v, area->data() + (user_addr - base), sizeof(T));
     return v;
   }
 };
@@ -197,10 +198,10 @@ class DriverTest : public ::testing::Test {
     c.mem = mem.get();
     c.pid = pid;
     c.id = drv_.openProcess({pid, euid}, std::move(mem));
-    c.area.resize(area_size);
+    c.area = std::make_shared<std::vector<uint8_t>>(area_size);
     c.base = kAreaBase + static_cast<uint64_t>(pid) * 0x100'0000;
     if (area_size > 0) {
-      EXPECT_EQ(0, drv_.mmapArea(c.id, c.area, c.base));
+      EXPECT_EQ(0, drv_.mmapArea(c.id, *c.area, c.base));
     }
     return c;
   }
