@@ -314,9 +314,16 @@ void DeviceServer::handleAttach(Conn& conn, Message& msg) {
     reply(conn, EINVAL);
     return dropConn(conn);
   }
-  if (proc.threads.count(req.tid) != 0) {
-    reply(conn, EBUSY);
-    return dropConn(conn);
+  if (auto old = proc.threads.find(req.tid); old != proc.threads.end()) {
+    // The thread's previous connection may be closed with its EOF not yet processed (the client
+    // replaces a broken connection at once): retire it first.
+    pollfd pfd{old->second->fd, POLLIN | POLLRDHUP, 0};
+    if (::poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLHUP | POLLRDHUP | POLLERR)) != 0) {
+      dropConn(*old->second);
+    } else {
+      reply(conn, EBUSY);
+      return dropConn(conn);
+    }
   }
   conn.role = Role::kThread;
   conn.proc = &proc;
@@ -347,8 +354,11 @@ void DeviceServer::handleAdmin(Conn& conn, Message& msg) {
       return dropConn(conn);
   }
   // Chunks, then an empty message as the end marker. The socket is non-blocking: switch to
-  // blocking for this one-shot reply so a big dump is not cut short.
+  // blocking (bounded by a send timeout, so a reader that stalls cannot stall the device) for this
+  // one-shot reply so a big dump is not cut short.
   ::fcntl(conn.fd, F_SETFL, 0);
+  timeval timeout{2, 0};
+  ::setsockopt(conn.fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
   constexpr size_t kChunk = wire::kMaxMessage - sizeof(wire::Header);
   for (size_t off = 0; off < text.size(); off += kChunk) {
     size_t n = std::min(kChunk, text.size() - off);

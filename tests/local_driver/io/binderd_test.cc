@@ -315,6 +315,37 @@ TEST_P(BinderdTest, ContextManagerRoundTripBetweenTwoProcesses) {
   EXPECT_EQ(waitExit(server), 0);
 }
 
+TEST_P(BinderdTest, BogusTransactionPointersFailTheTransactionNotTheDaemon) {
+  REQUIRE_CORE();
+  Pipe ready;
+  const std::string sock = daemon_.socket();
+  pid_t server = spawn([&] { return serveContextManager(sock, ready, 1); });
+  int64_t x;
+  ASSERT_TRUE(ready.recv(&x));
+  pid_t client = spawn([&]() -> int {
+    BinderClient b(sock);
+    int32_t v;
+    if (!b.ok() || b.map() != 0 || b.version(&v) != 0) {
+      return 100;
+    }
+    // Data at an unmapped address: the kernel fails the copy (BR_FAILED_REPLY), nothing crashes.
+    std::vector<uint8_t> w;
+    BinderClient::putTransaction(w, BC_TRANSACTION, 0, 1, 0, reinterpret_cast<const void*>(0x10),
+                                 64);
+    std::vector<Returned> got;
+    if (b.transact(w, {BR_REPLY, BR_DEAD_REPLY, BR_FAILED_REPLY}, &got) != 0) {
+      return 101;
+    }
+    if (got.back().cmd != BR_FAILED_REPLY) {
+      return 102;
+    }
+    // The process and the daemon carry on: a good call still works.
+    return callContextManager(sock, 0) == 0 ? 0 : 103;
+  });
+  EXPECT_EQ(waitExit(client), 0);
+  EXPECT_EQ(waitExit(server), 0);
+}
+
 TEST_P(BinderdTest, OneWayCall) {
   REQUIRE_CORE();
   Pipe ready;
