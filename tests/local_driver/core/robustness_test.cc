@@ -11,7 +11,38 @@ namespace {
 
 using K = WriteReadResult::Kind;
 
-class RobustnessTest : public DriverTest, public ::testing::WithParamInterface<int> {};
+class RobustnessTest : public DriverTest, public ::testing::WithParamInterface<int> {
+ protected:
+  void SetUp() override { ASSERT_EQ(0, ::pipe(pipe_)); }
+  void TearDown() override {
+    ::close(pipe_[0]);
+    ::close(pipe_[1]);
+  }
+  // [pad | PTR(3 fds) | FDA(2 fds at offset 4) | FD], oneway or not.
+  binder_transaction_data_sg sgWithFds(const Client& c, uint32_t handle, bool oneway) {
+    const uint32_t fds[3] = {0, static_cast<uint32_t>(pipe_[0]), static_cast<uint32_t>(pipe_[1])};
+    struct {
+      uint64_t pad;
+      binder_buffer_object ptr;
+      binder_fd_array_object fda;
+      binder_fd_object fd;
+    } data{};
+    data.ptr.hdr.type = BINDER_TYPE_PTR;
+    data.ptr.buffer = c.mem->put(fds, sizeof(fds));
+    data.ptr.length = sizeof(fds);
+    data.fda.hdr.type = BINDER_TYPE_FDA;
+    data.fda.num_fds = 2;
+    data.fda.parent_offset = 4;
+    data.fd.hdr.type = BINDER_TYPE_FD;
+    data.fd.fd = static_cast<uint32_t>(pipe_[0]);
+    binder_transaction_data_sg sg{};
+    sg.transaction_data = txn(c, handle, 3, bytesOf(data), {8, 48, 80},
+                              oneway ? static_cast<uint32_t>(TF_ONE_WAY) : 0u);
+    sg.buffers_size = 16;
+    return sg;
+  }
+  int pipe_[2] = {-1, -1};
+};
 
 TEST_P(RobustnessTest, RandomStreamsLeaveNoState) {
   std::mt19937 rng(static_cast<uint32_t>(GetParam()));
@@ -19,8 +50,11 @@ TEST_P(RobustnessTest, RandomStreamsLeaveNoState) {
   std::vector<Client> procs;
   for (int i = 0; i < 4; ++i) {
     procs.push_back(open(100 + i, 1000, 16 * 1024));
+    procs.back().mem->valid_fds = {pipe_[0], pipe_[1]};
   }
-  makeContextManager(procs[0], 1);
+  flat_binder_object mgr_obj = binderObj(0, 0, FLAT_BINDER_FLAG_ACCEPTS_FDS);
+  ASSERT_EQ(0, ioctl(procs[0], 1, BINDER_SET_CONTEXT_MGR_EXT, &mgr_obj));
+  int installs = 0;
   std::map<std::pair<int, Tid>, bool> parked;
   std::vector<uint64_t> seen_buffers;
   for (int step = 0; step < 1000; ++step) {
@@ -43,7 +77,8 @@ TEST_P(RobustnessTest, RandomStreamsLeaveNoState) {
       case 1: {
         struct {
           flat_binder_object a, b;
-        } objs{binderObj(0x100 * (1 + pick(3)), 7), handleObj(pick(4), pick(2) == 0)};
+        } objs{binderObj(0x100 * (1 + pick(3)), 7, FLAT_BINDER_FLAG_ACCEPTS_FDS),
+               handleObj(pick(4), pick(2) == 0)};
         const uint32_t flags = pick(2) == 0 ? static_cast<uint32_t>(TF_ONE_WAY) : 0u;
         std::vector<uint64_t> offsets{0, 24};
         offsets.resize(pick(3));  // 0, 1 or 2 objects
@@ -78,14 +113,32 @@ TEST_P(RobustnessTest, RandomStreamsLeaveNoState) {
         cmds.cmd(BC_INCREFS_DONE, pc).cmd(BC_ACQUIRE_DONE, pc);
         break;
       }
+      case 9:
+        cmds.cmd(BC_TRANSACTION_SG, sgWithFds(c, h, pick(2) == 0));
+        break;
       default:
         break;
     }
     Io io = wr(c, tid, cmds, 256, /*nonblock=*/pick(3) == 0);
     if (io.kind == K::kWouldBlock) {
       parked[{pi, tid}] = true;
-    } else if (io.kind == K::kInstallFds) {
-      ADD_FAILURE() << "no fds were sent";
+    }
+    while (io.kind == K::kInstallFds) {
+      // The client installs them (numbers from 100), or fails one.
+      std::vector<int> numbers;
+      for (size_t i = 0; i < io.fds.size(); ++i) {
+        numbers.push_back(pick(5) == 0 ? -1 : static_cast<int>(100 + i));
+      }
+      for (const Br& br : io.brs) {
+        if (br.cmd == BR_TRANSACTION || br.cmd == BR_REPLY) {
+          seen_buffers.push_back(br.tr().data.ptr.buffer);
+        }
+      }
+      ++installs;
+      io = installFds(c, tid, std::move(io), numbers);
+      if (io.kind == K::kWouldBlock) {
+        parked[{pi, tid}] = true;
+      }
     }
     for (const Br& br : io.brs) {
       if (br.cmd == BR_TRANSACTION || br.cmd == BR_REPLY) {
@@ -100,11 +153,13 @@ TEST_P(RobustnessTest, RandomStreamsLeaveNoState) {
         parked[{victim, t}] = false;
       }
       procs[victim] = open(200 + step, 1000, 16 * 1024);
+      procs[victim].mem->valid_fds = {pipe_[0], pipe_[1]};
     }
     (void)drv_.dumpState();
     (void)drv_.dumpTransactions();
   }
   EXPECT_FALSE(seen_buffers.empty()) << "the stream should deliver some transactions";
+  EXPECT_GT(installs, 0) << "the stream should deliver some fds";
   for (const Client& c : procs) {
     drv_.releaseProcess(c.id);
   }
