@@ -7,10 +7,12 @@
  * Child roles are forked before the parent opens the device, so that no child holds a copy of the
  * parent's binder fd (closing such a copy at exit flushes the parent's threads at a random point).
  */
+#include "uapi_trace.h" /* first: it defines _GNU_SOURCE */
+
 #include <poll.h>
 #include <pthread.h>
-
-#include "uapi_trace.h"
+#include <signal.h>
+#include <sys/resource.h>
 
 #define NODE_PTR 0x1000u
 #define NODE_COOKIE 0x1001u
@@ -1392,6 +1394,538 @@ static int s_extended_error(void) {
   return wait_child(c);
 }
 
+/* ================================================================== rw_edges */
+/* One BINDER_WRITE_READ with every field given; prints the ioctl outcome, both consumed counts,
+ * the first word of the read buffer when the read did not start at 0, and the decoded read. */
+static void raw_wr(struct bt* b, const void* wbuf, uint64_t wsize, uint64_t wcons, uint8_t* rbuf,
+                   uint64_t rsize, uint64_t rcons, const char* label) {
+  struct binder_write_read bwr;
+  memset(&bwr, 0, sizeof bwr);
+  bwr.write_buffer = (binder_uintptr_t)(uintptr_t)wbuf;
+  bwr.write_size = wsize;
+  bwr.write_consumed = wcons;
+  bwr.read_buffer = (binder_uintptr_t)(uintptr_t)rbuf;
+  bwr.read_size = rsize;
+  bwr.read_consumed = rcons;
+  int r = ioctl(b->fd, BINDER_WRITE_READ, &bwr);
+  int err = r < 0 ? errno : 0;
+  bt_log(b, "%s: ioctl=%d errno=%d write_consumed=%llu/%llu read_consumed=%llu/%llu", label, r,
+         err, (unsigned long long)bwr.write_consumed, (unsigned long long)wsize,
+         (unsigned long long)bwr.read_consumed, (unsigned long long)rsize);
+  if (rbuf && rcons && rsize >= 4) {
+    uint32_t w0;
+    memcpy(&w0, rbuf, 4);
+    const char* n = bt_br_name(w0);
+    bt_log(b, "%s: word0=%s", label, n ? n : (w0 == 0x12345678u ? "marker" : "other"));
+  }
+  if (rbuf && bwr.read_consumed > rcons) {
+    char l[64];
+    snprintf(l, sizeof l, "%s: read", label);
+    bt_print_read(b, l, rbuf + rcons, (size_t)(bwr.read_consumed - rcons));
+  }
+}
+
+static void rw_client(void* arg) {
+  (void)arg;
+  struct bt b;
+  bt_wait(S.p2c[0]);
+  bt_open(&b, "client");
+  static uint8_t rb[256];
+  bt_result(&b, "write-read-null-arg", ioctl(b.fd, BINDER_WRITE_READ, NULL));
+  raw_wr(&b, (void*)(uintptr_t)0x10, 8, 0, NULL, 0, 0, "write-buffer-unmapped");
+  raw_wr(&b, NULL, 0, 0, (uint8_t*)(uintptr_t)0x10, 64, 0, "read-buffer-unmapped");
+  uint32_t unk[3] = {BC_ACQUIRE, 42, 0xdeadbeefu};
+  raw_wr(&b, unk, sizeof unk, 0, rb, sizeof rb, 0, "unknown-command");
+  uint32_t skip[3] = {0xdeadbeefu, BC_ACQUIRE, 42};
+  raw_wr(&b, skip, sizeof skip, 4, NULL, 0, 0, "write-consumed-on-entry");
+  uint32_t trunc[2] = {BC_ACQUIRE, 42};
+  raw_wr(&b, trunc, 4, 0, NULL, 0, 0, "payload-beyond-write-size");
+  raw_wr(&b, trunc, 2, 0, NULL, 0, 0, "command-beyond-write-size");
+  uint32_t zero_len[1] = {BC_ENTER_LOOPER};
+  raw_wr(&b, zero_len, 0, 0, NULL, 0, 0, "write-size-0");
+  /* a completion is pending on this thread: reads with too little room take nothing */
+  struct wb w = {0};
+  wb_txn(&w, BC_TRANSACTION, 0, 1, TF_ONE_WAY, "ow\0\0", 4, NULL, 0);
+  raw_wr(&b, w.bytes, w.len, 0, NULL, 0, 0, "oneway-write-only");
+  raw_wr(&b, NULL, 0, 0, rb, 4, 0, "read-size-4");
+  raw_wr(&b, NULL, 0, 0, rb, 75, 0, "read-size-75");
+  raw_wr(&b, NULL, 0, 0, rb, 76, 0, "read-size-76");
+  /* a read that starts at read_consumed=4 writes no BR_NOOP */
+  struct wb w2 = {0};
+  wb_txn(&w2, BC_TRANSACTION, 0, 2, TF_ONE_WAY, "ow\0\0", 4, NULL, 0);
+  raw_wr(&b, w2.bytes, w2.len, 0, NULL, 0, 0, "oneway-write-only");
+  uint32_t marker = 0x12345678u;
+  memcpy(rb, &marker, 4);
+  raw_wr(&b, NULL, 0, 0, rb, sizeof rb, 4, "read-consumed-4");
+  bt_signal(S.c2p[1]);
+}
+
+static int s_rw_edges(void) {
+  struct bt b;
+  bt_sync_init(&S);
+  pid_t c = fork_role("client", rw_client, NULL);
+  bt_open(&b, "mgr");
+  become_mgr(&b, 0);
+  bt_signal(S.p2c[1]);
+  bt_wait(S.c2p[0]);
+  serve_one(&b, "recv", NULL, 0);
+  serve_one(&b, "recv", NULL, 0);
+  return wait_child(c);
+}
+
+/* ================================================================== spawn_quirks */
+static void sq_client(void* arg) {
+  (void)arg;
+  struct bt b;
+  bt_wait(S.p2c[0]);
+  bt_open(&b, "client");
+  struct wb w = {0};
+  wb_txn(&w, BC_TRANSACTION, 0, 1, 0, "call", 4, NULL, 0);
+  bt_wr(&b, &w, 0, "call-write-only");
+  bt_signal(S.c2p[1]);
+  bt_wr(&b, NULL, 1, "wait-reply");
+}
+
+static int s_spawn_quirks(void) {
+  struct bt b;
+  bt_sync_init(&S);
+  pid_t c = fork_role("client", sq_client, NULL);
+  bt_open(&b, "mgr");
+  become_mgr(&b, 0);
+  uint32_t max = 1;
+  bt_result(&b, "set-max-threads-1", ioctl(b.fd, BINDER_SET_MAX_THREADS, &max));
+  /* registering without a spawn request: accepted (flagged invalid), counts as a looper */
+  struct wb r = {0};
+  wb_u32(&r, BC_REGISTER_LOOPER);
+  bt_wr(&b, &r, 0, "register-looper-unrequested");
+  bt_signal(S.p2c[1]);
+  bt_wait(S.c2p[0]); /* the call is queued */
+  static uint8_t rb[256];
+  uint32_t marker = 0x12345678u;
+  memcpy(rb, &marker, 4);
+  raw_wr(&b, NULL, 0, 0, rb, sizeof rb, 4, "read-at-offset-4");
+  b.last_txn_valid = 1;
+  reply_and_complete(&b, "reply");
+  return wait_child(c);
+}
+
+/* ================================================================== second_call */
+static void sc_client(void* arg) {
+  (void)arg;
+  struct bt b;
+  bt_wait(S.p2c[0]);
+  bt_open(&b, "client");
+  struct wb a = {0};
+  wb_txn(&a, BC_TRANSACTION, 0, 1, 0, "one", 4, NULL, 0);
+  bt_wr(&b, &a, 0, "call-A-write-only");
+  struct wb s = {0};
+  wb_txn(&s, BC_TRANSACTION, 0, 2, 0, "two", 4, NULL, 0);
+  bt_wr(&b, &s, 1, "call-B-while-A-pending");
+  bt_extended_error(&b, "call-B");
+  struct wb o = {0};
+  wb_txn(&o, BC_TRANSACTION, 0, 3, TF_ONE_WAY, "ow", 4, NULL, 0);
+  bt_wr(&b, &o, 1, "oneway-while-A-pending");
+  bt_signal(S.c2p[1]);
+  bt_wr(&b, NULL, 1, "wait-reply-A");
+  struct wb f = {0};
+  wb_free(&f, b.last_buffer);
+  bt_wr(&b, &f, 0, "free");
+  bt_signal(S.c2p[1]);
+}
+
+static int s_second_call(void) {
+  struct bt b;
+  bt_sync_init(&S);
+  pid_t c = fork_role("client", sc_client, NULL);
+  bt_open(&b, "mgr");
+  become_mgr(&b, 0);
+  bt_signal(S.p2c[1]);
+  bt_wait(S.c2p[0]);
+  serve_one(&b, "recv", "ok\0\0", 4);
+  bt_wait(S.c2p[0]);
+  serve_one(&b, "recv", NULL, 0);
+  return wait_child(c);
+}
+
+/* ================================================================== mgr_replacement */
+static void mr_mgr1(void* arg) {
+  (void)arg;
+  struct bt b;
+  bt_open(&b, "mgr1");
+  become_mgr(&b, 0);
+  bt_signal(S.p2c[1]); /* to the client */
+  serve_one(&b, "recv", "m1\0\0", 4);
+  bt_wait(S2.p2c[0]); /* then exits */
+}
+
+static void mr_mgr2(void* arg) {
+  (void)arg;
+  struct bt b;
+  bt_wait(S3.p2c[0]); /* the client saw the old manager die */
+  bt_open(&b, "mgr2");
+  int zero = 0, ok = 0;
+  for (int i = 0; i < 500 && !ok; i++) {
+    if (ioctl(b.fd, BINDER_SET_CONTEXT_MGR, &zero) == 0)
+      ok = 1;
+    else
+      usleep(10000);
+  }
+  bt_log(&b, "set-context-mgr: %s", ok ? "ok" : "busy");
+  bt_signal(S3.c2p[1]);
+  serve_one(&b, "recv", "m2\0\0", 4);
+  serve_one(&b, "recv", "m2\0\0", 4);
+  bt_wait(S3.p2c[0]);
+}
+
+static void mr_client(void* arg) {
+  (void)arg;
+  struct bt b;
+  bt_wait(S.p2c[0]);
+  bt_open(&b, "client");
+  struct wb w = {0};
+  handle_cmd(&w, BC_INCREFS, 0);
+  handle_cmd(&w, BC_ACQUIRE, 0);
+  wb_handle_cookie(&w, BC_REQUEST_DEATH_NOTIFICATION, 0, 0xd0);
+  bt_wr(&b, &w, 0, "ref-and-watch-handle-0");
+  call_plain(&b, 0, 1, 0, "call-mgr1");
+  bt_signal(S2.p2c[1]); /* mgr1 may exit */
+  bt_wr(&b, NULL, 1, "mgr1-death");
+  struct wb d = {0};
+  wb_u32(&d, BC_DEAD_BINDER_DONE);
+  wb_u64(&d, 0xd0);
+  bt_wr(&b, &d, 0, "dead-binder-done");
+  bt_signal(S3.p2c[1]);
+  bt_wait(S3.c2p[0]); /* mgr2 is the manager */
+  call_plain(&b, 0, 2, 0, "call-handle-0");
+  struct wb n = {0};
+  handle_cmd(&n, BC_INCREFS, 0);
+  handle_cmd(&n, BC_ACQUIRE, 0);
+  bt_wr(&b, &n, 0, "ref-handle-0-again");
+  struct wb c = {0};
+  wb_handle_cookie(&c, BC_CLEAR_DEATH_NOTIFICATION, 0, 0xd0);
+  bt_wr(&b, &c, 1, "clear-old-watch");
+  struct wb r = {0};
+  wb_handle_cookie(&r, BC_REQUEST_DEATH_NOTIFICATION, 0, 0xd1);
+  bt_wr(&b, &r, 1, "watch-handle-0");
+  struct wb r1 = {0};
+  wb_u32(&r1, BC_DEAD_BINDER_DONE);
+  wb_u64(&r1, 0xd1);
+  wb_handle_cookie(&r1, BC_REQUEST_DEATH_NOTIFICATION, 1, 0xd2);
+  bt_wr(&b, &r1, 0, "watch-handle-1");
+  read_nonblock(&b, "nothing-pending");
+  call_plain(&b, 1, 3, 0, "call-handle-1");
+  bt_signal(S3.p2c[1]);
+}
+
+static int s_mgr_replacement(void) {
+  bt_sync_init(&S);
+  bt_sync_init(&S2);
+  bt_sync_init(&S3);
+  pid_t c = fork_role("client", mr_client, NULL);
+  pid_t m1 = fork_role("mgr1", mr_mgr1, NULL);
+  int rc = wait_child(m1);
+  pid_t m2 = fork_role("mgr2", mr_mgr2, NULL);
+  rc |= wait_child(c);
+  return wait_child(m2) | rc;
+}
+
+/* ================================================================== node_identity */
+static void ni_client(void* arg) {
+  (void)arg;
+  struct bt b;
+  bt_wait(S.p2c[0]);
+  bt_open(&b, "client");
+  static uint8_t data[24];
+  static binder_size_t offs[1] = {0};
+  put_binder(data, 0, BINDER_TYPE_BINDER, NODE_PTR, NODE_COOKIE, 0x7f);
+  struct wb w = {0};
+  wb_txn(&w, BC_TRANSACTION, 0, 1, 0, data, sizeof data, offs, 1);
+  bt_wr(&b, &w, 1, "send-node");
+  struct wb d = {0};
+  wb_free(&d, b.last_buffer);
+  wb_ptr_cookie(&d, BC_INCREFS_DONE, NODE_PTR, NODE_COOKIE);
+  wb_ptr_cookie(&d, BC_ACQUIRE_DONE, NODE_PTR, NODE_COOKIE);
+  bt_wr(&b, &d, 0, "ack");
+  b.last_txn_valid = 0;
+  put_binder(data, 0, BINDER_TYPE_BINDER, NODE_PTR, 0x9999, 0x7f);
+  struct wb w2 = {0};
+  wb_txn(&w2, BC_TRANSACTION, 0, 2, 0, data, sizeof data, offs, 1);
+  bt_wr(&b, &w2, 1, "send-node-other-cookie");
+  bt_extended_error(&b, "other-cookie");
+  put_binder(data, 0, BINDER_TYPE_BINDER, NODE_PTR, NODE_COOKIE,
+             0x7f | FLAT_BINDER_FLAG_ACCEPTS_FDS);
+  struct wb w3 = {0};
+  wb_txn(&w3, BC_TRANSACTION, 0, 3, 0, data, sizeof data, offs, 1);
+  bt_wr(&b, &w3, 1, "send-node-other-flags");
+  struct wb f = {0};
+  wb_free(&f, b.last_buffer);
+  bt_wr(&b, &f, 0, "free");
+  bt_signal(S.c2p[1]);
+  /* the manager calls our node */
+  bt_wr(&b, NULL, 1, "recv");
+  bt_log(&b, "target ptr=%#llx cookie=%#llx", (unsigned long long)b.last_txn.target.ptr,
+         (unsigned long long)b.last_txn.cookie);
+  reply_and_complete(&b, "reply");
+  bt_wait(S.p2c[0]);
+}
+
+static int s_node_identity(void) {
+  struct bt b;
+  bt_sync_init(&S);
+  pid_t c = fork_role("client", ni_client, NULL);
+  bt_open(&b, "mgr");
+  become_mgr(&b, 0);
+  bt_signal(S.p2c[1]);
+  bt_wr(&b, NULL, 1, "recv");
+  struct wb w = {0};
+  handle_cmd(&w, BC_ACQUIRE, 1);
+  wb_free(&w, b.last_buffer);
+  wb_txn(&w, BC_REPLY, 0, 0, 0, "ok\0\0", 4, NULL, 0);
+  bt_wr(&b, &w, 1, "keep-and-reply");
+  /* reply to code 3 with the manager's own node (ptr 0) as a BINDER object */
+  bt_wr(&b, NULL, 1, "recv");
+  static uint8_t rd[24];
+  static binder_size_t roffs[1] = {0};
+  put_binder(rd, 0, BINDER_TYPE_BINDER, 0, 0, 0);
+  struct wb r = {0};
+  wb_free(&r, b.last_buffer);
+  wb_txn(&r, BC_REPLY, 0, 0, 0, rd, sizeof rd, roffs, 1);
+  bt_wr(&b, &r, 1, "reply-own-node");
+  bt_wait(S.c2p[0]);
+  /* the node was created without ACCEPTS_FDS: a later object's flags do not change that */
+  int p[2];
+  if (pipe(p)) abort();
+  static uint8_t fd_data[24];
+  static binder_size_t foffs[1] = {0};
+  put_fd(fd_data, 0, p[0], 0);
+  b.last_txn_valid = 0;
+  struct wb t = {0};
+  wb_txn(&t, BC_TRANSACTION, 1, 4, TF_ACCEPT_FDS, fd_data, sizeof fd_data, foffs, 1);
+  bt_wr(&b, &t, 1, "send-fd-to-client-node");
+  bt_extended_error(&b, "send-fd");
+  call_plain(&b, 1, 5, 0, "call-client-node");
+  node_info(&b, 1, "client-node");
+  bt_signal(S.p2c[1]);
+  return wait_child(c);
+}
+
+/* ================================================================== handle_recycling */
+static void hr_client(void* arg) {
+  (void)arg;
+  struct bt b;
+  bt_wait(S.p2c[0]);
+  bt_open(&b, "client");
+  static uint8_t data[72];
+  static binder_size_t offs[3] = {0, 24, 48};
+  put_binder(data, 0, BINDER_TYPE_BINDER, 0x1000, 0x1001, 0x7f);
+  put_binder(data, 24, BINDER_TYPE_BINDER, 0x2000, 0x2001, 0x7f);
+  put_binder(data, 48, BINDER_TYPE_BINDER, 0x1000, 0x1001, 0x7f);
+  struct wb w = {0};
+  wb_txn(&w, BC_TRANSACTION, 0, 1, 0, data, sizeof data, offs, 3);
+  bt_wr(&b, &w, 1, "send-A-B-A");
+  struct wb d = {0};
+  wb_free(&d, b.last_buffer);
+  wb_ptr_cookie(&d, BC_INCREFS_DONE, 0x2000, 0x2001);
+  wb_ptr_cookie(&d, BC_ACQUIRE_DONE, 0x2000, 0x2001);
+  bt_wr(&b, &d, 0, "ack-B");
+  node_debug_walk(&b, "nodes");
+  put_binder(data, 0, BINDER_TYPE_BINDER, 0x3000, 0x3001, 0x7f);
+  struct wb w2 = {0};
+  wb_txn(&w2, BC_TRANSACTION, 0, 2, 0, data, 24, offs, 1);
+  bt_wr(&b, &w2, 1, "send-C");
+  struct wb d2 = {0};
+  wb_free(&d2, b.last_buffer);
+  wb_ptr_cookie(&d2, BC_INCREFS_DONE, 0x3000, 0x3001);
+  wb_ptr_cookie(&d2, BC_ACQUIRE_DONE, 0x3000, 0x3001);
+  bt_wr(&b, &d2, 0, "ack-C");
+  node_debug_walk(&b, "nodes");
+  bt_signal(S.c2p[1]);
+}
+
+static int s_handle_recycling(void) {
+  struct bt b;
+  bt_sync_init(&S);
+  pid_t c = fork_role("client", hr_client, NULL);
+  bt_open(&b, "mgr");
+  become_mgr(&b, 0);
+  bt_signal(S.p2c[1]);
+  bt_wr(&b, NULL, 1, "recv");
+  node_info(&b, 1, "in-buffer");
+  /* keep only B; A's handle goes away with the buffer, before its owner read BR_INCREFS */
+  struct wb w = {0};
+  handle_cmd(&w, BC_ACQUIRE, 2);
+  wb_free(&w, b.last_buffer);
+  wb_txn(&w, BC_REPLY, 0, 0, 0, "ok\0\0", 4, NULL, 0);
+  bt_wr(&b, &w, 1, "keep-B-and-reply");
+  node_info(&b, 1, "after-free");
+  bt_wr(&b, NULL, 1, "recv");
+  struct wb w2 = {0};
+  handle_cmd(&w2, BC_ACQUIRE, 1);
+  wb_free(&w2, b.last_buffer);
+  wb_txn(&w2, BC_REPLY, 0, 0, 0, "ok\0\0", 4, NULL, 0);
+  bt_wr(&b, &w2, 1, "keep-C-and-reply");
+  bt_wait(S.c2p[0]);
+  node_info(&b, 1, "C");
+  node_info(&b, 2, "B");
+  return wait_child(c);
+}
+
+/* ================================================================== reply_to_dead_caller */
+static void rdc_client(void* arg) {
+  (void)arg;
+  struct bt b;
+  bt_wait(S.p2c[0]);
+  bt_open(&b, "client");
+  struct wb w = {0};
+  wb_txn(&w, BC_TRANSACTION, 0, 1, 0, "call", 4, NULL, 0);
+  bt_wr(&b, &w, 1, "call"); /* killed while waiting */
+}
+
+static int s_reply_to_dead_caller(void) {
+  struct bt b;
+  bt_sync_init(&S);
+  pid_t c = fork_role("client", rdc_client, NULL);
+  bt_open(&b, "mgr");
+  become_mgr(&b, 0);
+  bt_signal(S.p2c[1]);
+  bt_wr(&b, NULL, 1, "recv");
+  kill(c, SIGKILL);
+  int rc = wait_child(c);
+  bt_log(&b, "caller killed: %d", rc == 128 + SIGKILL);
+  usleep(200000);
+  reply_and_complete(&b, "reply-to-dead-caller");
+  bt_extended_error(&b, "replier");
+  read_nonblock(&b, "nothing-pending");
+  return 0;
+}
+
+/* ================================================================== nested_three */
+/* client -> mgr -> server -> client: the last call is routed to the client's waiting thread */
+static void n3_server(void* arg) {
+  (void)arg;
+  struct bt b;
+  bt_wait(S.p2c[0]);
+  bt_open(&b, "server");
+  static uint8_t data[24];
+  static binder_size_t offs[1] = {0};
+  put_binder(data, 0, BINDER_TYPE_BINDER, 0x5000, 0x5001, 0x7f);
+  struct wb w = {0};
+  wb_txn(&w, BC_TRANSACTION, 0, 1, 0, data, sizeof data, offs, 1);
+  bt_wr(&b, &w, 1, "register");
+  struct wb d = {0};
+  wb_free(&d, b.last_buffer);
+  wb_ptr_cookie(&d, BC_INCREFS_DONE, 0x5000, 0x5001);
+  wb_ptr_cookie(&d, BC_ACQUIRE_DONE, 0x5000, 0x5001);
+  bt_wr(&b, &d, 0, "ack");
+  bt_signal(S.c2p[1]);
+  bt_wr(&b, NULL, 1, "recv-from-mgr");
+  binder_uintptr_t in = b.last_buffer;
+  uint32_t h = 0;
+  if (b.last_txn_valid && b.last_txn.offsets_size)
+    h = ((const struct flat_binder_object*)(uintptr_t)b.last_txn.data.ptr.buffer)->handle;
+  struct wb c = {0};
+  wb_txn(&c, BC_TRANSACTION, h, 3, 0, "cb", 4, NULL, 0);
+  bt_wr(&b, &c, 1, "call-client-node");
+  struct wb r = {0};
+  wb_free(&r, b.last_buffer);
+  wb_free(&r, in);
+  wb_txn(&r, BC_REPLY, 0, 0, 0, "srv", 4, NULL, 0);
+  bt_wr(&b, &r, 1, "reply-to-mgr");
+}
+
+static void n3_client(void* arg) {
+  (void)arg;
+  struct bt b;
+  bt_wait(S2.p2c[0]);
+  bt_open(&b, "client");
+  static uint8_t data[24];
+  static binder_size_t offs[1] = {0};
+  put_binder(data, 0, BINDER_TYPE_BINDER, 0x1000, 0x1001, 0x7f);
+  struct wb w = {0};
+  wb_txn(&w, BC_TRANSACTION, 0, 2, 0, data, sizeof data, offs, 1);
+  bt_wr(&b, &w, 1, "call-mgr");
+  struct wb r = {0};
+  wb_ptr_cookie(&r, BC_INCREFS_DONE, 0x1000, 0x1001);
+  wb_ptr_cookie(&r, BC_ACQUIRE_DONE, 0x1000, 0x1001);
+  wb_free(&r, b.last_buffer);
+  wb_txn(&r, BC_REPLY, 0, 0, 0, "cli", 4, NULL, 0);
+  bt_wr(&b, &r, 1, "reply-to-server");
+  bt_signal(S2.c2p[1]);
+  bt_wr(&b, NULL, 1, "wait-reply");
+  struct wb f = {0};
+  wb_free(&f, b.last_buffer);
+  bt_wr(&b, &f, 0, "free");
+}
+
+static int s_nested_three(void) {
+  struct bt b;
+  bt_sync_init(&S);
+  bt_sync_init(&S2);
+  pid_t s = fork_role("server", n3_server, NULL);
+  pid_t c = fork_role("client", n3_client, NULL);
+  bt_open(&b, "mgr");
+  become_mgr(&b, 0);
+  bt_signal(S.p2c[1]);
+  bt_wr(&b, NULL, 1, "recv-register");
+  struct wb k = {0};
+  handle_cmd(&k, BC_ACQUIRE, 1);
+  wb_free(&k, b.last_buffer);
+  wb_txn(&k, BC_REPLY, 0, 0, 0, "ok\0\0", 4, NULL, 0);
+  bt_wr(&b, &k, 1, "keep-and-reply");
+  bt_wait(S.c2p[0]);
+  bt_signal(S2.p2c[1]);
+  bt_wr(&b, NULL, 1, "recv-from-client");
+  binder_uintptr_t in = b.last_buffer;
+  uint32_t h = 0;
+  if (b.last_txn_valid && b.last_txn.offsets_size)
+    h = ((const struct flat_binder_object*)(uintptr_t)b.last_txn.data.ptr.buffer)->handle;
+  static uint8_t data[24];
+  static binder_size_t offs[1] = {0};
+  put_handle(data, 0, BINDER_TYPE_HANDLE, h);
+  struct wb c2 = {0};
+  wb_txn(&c2, BC_TRANSACTION, 1, 4, 0, data, sizeof data, offs, 1);
+  bt_wr(&b, &c2, 1, "call-server");
+  bt_wait(S2.c2p[0]); /* the client read the completion of its reply to the server */
+  struct wb r = {0};
+  wb_free(&r, b.last_buffer);
+  wb_free(&r, in);
+  wb_txn(&r, BC_REPLY, 0, 0, 0, "mgr", 4, NULL, 0);
+  bt_wr(&b, &r, 1, "reply-to-client");
+  int rc = wait_child(c);
+  return wait_child(s) | rc;
+}
+
+/* ================================================================== priority */
+static int my_nice(void) {
+  errno = 0;
+  return getpriority(PRIO_PROCESS, (id_t)gettid());
+}
+
+static void prio_client(void* arg) {
+  (void)arg;
+  struct bt b;
+  bt_wait(S.p2c[0]);
+  if (setpriority(PRIO_PROCESS, (id_t)gettid(), 10)) abort();
+  bt_open(&b, "client");
+  call_plain(&b, 0, 1, 0, "call-at-nice-10");
+  bt_log(&b, "nice=%d", my_nice());
+}
+
+static int s_priority(void) {
+  struct bt b;
+  bt_sync_init(&S);
+  pid_t c = fork_role("client", prio_client, NULL);
+  bt_open(&b, "mgr");
+  become_mgr(&b, 19); /* node min_priority 19 (the FLAT_BINDER_FLAG_PRIORITY_MASK byte) */
+  bt_log(&b, "nice before=%d", my_nice());
+  bt_signal(S.p2c[1]);
+  bt_wr(&b, NULL, 1, "recv");
+  bt_log(&b, "nice while handling=%d", my_nice());
+  reply_and_complete(&b, "reply");
+  bt_log(&b, "nice after reply=%d", my_nice());
+  return wait_child(c);
+}
+
 /* ------------------------------------------------------------------ main */
 static const struct {
   const char* name;
@@ -1415,6 +1949,15 @@ static const struct {
     {"oneway_spam", s_oneway_spam},
     {"sync_too_large", s_sync_too_large},
     {"extended_error", s_extended_error},
+    {"rw_edges", s_rw_edges},
+    {"spawn_quirks", s_spawn_quirks},
+    {"second_call", s_second_call},
+    {"mgr_replacement", s_mgr_replacement},
+    {"node_identity", s_node_identity},
+    {"handle_recycling", s_handle_recycling},
+    {"reply_to_dead_caller", s_reply_to_dead_caller},
+    {"nested_three", s_nested_three},
+    {"priority", s_priority},
 };
 
 int main(int argc, char** argv) {
