@@ -194,9 +194,10 @@ class Context {
   void dumpProc(std::string& out, const Process* proc, bool print_all) const;
   void dumpThread(std::string& out, const Thread* thread, bool print_always) const;
   void dumpNode(std::string& out, const Node* node) const;
-  void dumpTransaction(std::string& out, const char* prefix, const Transaction* t) const;
-  void dumpWork(std::string& out, const char* prefix, const char* txn_prefix,
-                const WorkItem* w) const;
+  void dumpTransaction(std::string& out, const char* prefix, const Transaction* t,
+                       const Process* printing) const;
+  void dumpWork(std::string& out, const char* prefix, const char* txn_prefix, const WorkItem* w,
+                const Process* printing) const;
 
   std::string name_;
   Effects& effects_;

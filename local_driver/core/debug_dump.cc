@@ -87,12 +87,17 @@ void printStats(std::string& out, const char* prefix, const Stats& s) {
 
 }  // namespace
 
-void Context::dumpTransaction(std::string& out, const char* prefix, const Transaction* t) const {
+void Context::dumpTransaction(std::string& out, const char* prefix, const Transaction* t,
+                              const Process* printing) const {
   const Process* to_proc = t->to_proc;
   appendf(out, "%s %" PRIu64 ": %016x from %d:%d to %d:%d code %x flags %x pri %d r%d", prefix,
           t->debug_id, 0u, t->sender_pid, t->sender_tid, to_proc ? to_proc->identity.pid : 0,
           t->to_thread ? t->to_thread->tid : 0, t->code, t->flags, t->priority,
           t->need_reply ? 1 : 0);
+  if (printing != to_proc) {
+    out += "\n";  // the buffer belongs to another process: not shown (as the C driver)
+    return;
+  }
   const Buffer* buf = t->buffer;
   if (buf == nullptr) {
     out += " buffer free\n";
@@ -106,10 +111,10 @@ void Context::dumpTransaction(std::string& out, const char* prefix, const Transa
 }
 
 void Context::dumpWork(std::string& out, const char* prefix, const char* txn_prefix,
-                       const WorkItem* w) const {
+                       const WorkItem* w, const Process* printing) const {
   switch (w->type) {
     case WorkType::kTransaction:
-      dumpTransaction(out, txn_prefix, static_cast<const Transaction*>(w));
+      dumpTransaction(out, txn_prefix, static_cast<const Transaction*>(w), printing);
       break;
     case WorkType::kReturnError:
       appendf(out, "%stransaction error: %u\n", prefix, static_cast<const ErrorWork*>(w)->cmd);
@@ -151,8 +156,9 @@ void Context::dumpNode(std::string& out, const Node* node) const {
   }
   out += "\n";
   if (node->owner != nullptr) {
-    node->async_todo.forEach(
-        [&](const WorkItem* w) { dumpWork(out, "    ", "    pending async transaction", w); });
+    node->async_todo.forEach([&](const WorkItem* w) {
+      dumpWork(out, "    ", "    pending async transaction", w, node->owner);
+    });
   }
 }
 
@@ -164,18 +170,19 @@ void Context::dumpThread(std::string& out, const Thread* thread, bool print_alwa
   const Transaction* t = thread->transaction_stack;
   while (t != nullptr) {
     if (t->from == thread) {
-      dumpTransaction(out, "    outgoing transaction", t);
+      dumpTransaction(out, "    outgoing transaction", t, thread->proc);
       t = t->from_parent;
     } else if (t->to_thread == thread) {
-      dumpTransaction(out, "    incoming transaction", t);
+      dumpTransaction(out, "    incoming transaction", t, thread->proc);
       t = t->to_parent;
     } else {
-      dumpTransaction(out, "    bad transaction", t);
+      dumpTransaction(out, "    bad transaction", t, thread->proc);
       t = nullptr;
     }
   }
-  thread->todo.forEach(
-      [&](const WorkItem* w) { dumpWork(out, "    ", "    pending transaction", w); });
+  thread->todo.forEach([&](const WorkItem* w) {
+    dumpWork(out, "    ", "    pending transaction", w, thread->proc);
+  });
   if (!print_always && out.size() == header) {
     out.resize(start);
   }
@@ -206,7 +213,8 @@ void Context::dumpProc(std::string& out, const Process* proc, bool print_all) co
             buf->debug_id, userAddress(proc, offset), buf->data_size, buf->offsets_size,
             buf->extra_size, buf->transaction ? "active" : "delivered");
   }
-  proc->todo.forEach([&](const WorkItem* w) { dumpWork(out, "  ", "  pending transaction", w); });
+  proc->todo.forEach(
+      [&](const WorkItem* w) { dumpWork(out, "  ", "  pending transaction", w, proc); });
   if (!proc->delivered_death.empty()) {
     out += "  has delivered dead binder\n";
   }
