@@ -1,0 +1,428 @@
+#include "runtime/ipc_thread.h"
+
+#include <poll.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <optional>
+
+#include "absl/strings/str_cat.h"
+#include "runtime/binder.h"
+#include "runtime/binder_status.h"
+#include "runtime/calling_identity.h"
+#include "runtime/object_registry.h"
+#include "runtime/process_state.h"
+
+namespace nb::runtime {
+namespace {
+
+thread_local std::optional<CallingIdentity> t_identity;
+
+// The ids of the local objects (BINDER / WEAK_BINDER) in a sent buffer, for the registry's
+// pending-send holds.
+std::vector<uint64_t> localObjectIds(std::span<const uint8_t> data,
+                                     std::span<const binder_size_t> offsets) {
+  std::vector<uint64_t> ids;
+  for (binder_size_t off : offsets) {
+    if (off > data.size() || data.size() - off < sizeof(flat_binder_object)) {
+      continue;
+    }
+    flat_binder_object object;
+    std::memcpy(&object, data.data() + off, sizeof(object));
+    if (object.hdr.type == BINDER_TYPE_BINDER || object.hdr.type == BINDER_TYPE_WEAK_BINDER) {
+      ids.push_back(object.cookie);
+    }
+  }
+  return ids;
+}
+
+// Releases the pending-send holds of a sent parcel when the send is over (any outcome).
+class SendHolds {
+ public:
+  SendHolds(std::span<const uint8_t> data, std::span<const binder_size_t> offsets)
+      : ids_(localObjectIds(data, offsets)) {}
+  ~SendHolds() {
+    if (!ids_.empty()) {
+      LocalObjectRegistry::instance().sendFinished(ids_);
+    }
+  }
+  SendHolds(const SendHolds&) = delete;
+  SendHolds& operator=(const SendHolds&) = delete;
+
+ private:
+  std::vector<uint64_t> ids_;
+};
+
+}  // namespace
+
+CallingIdentity callingIdentity() {
+  if (t_identity.has_value()) {
+    return *t_identity;
+  }
+  return CallingIdentity{::getpid(), ::geteuid(), false, false};
+}
+
+namespace detail {
+CallingIdentityScope::CallingIdentityScope(const CallingIdentity& identity)
+    : had_saved_(t_identity.has_value()) {
+  if (had_saved_) {
+    saved_ = *t_identity;
+  }
+  t_identity = identity;
+}
+CallingIdentityScope::~CallingIdentityScope() {
+  if (had_saved_) {
+    t_identity = saved_;
+  } else {
+    t_identity.reset();
+  }
+}
+}  // namespace detail
+
+IpcThread::IpcThread(ProcessState& state) : state_(state), state_weak_(state.weak_from_this()) {}
+
+IpcThread::~IpcThread() {
+  std::shared_ptr<ProcessState> state = state_weak_.lock();
+  if (state == nullptr) {
+    return;
+  }
+  (void)flush();
+  int unused = 0;
+  (void)state->device().ioctl(BINDER_THREAD_EXIT, &unused);
+}
+
+// ---- Command queue and the BINDER_WRITE_READ call
+// ------------------------------------------------
+
+void IpcThread::queue(uint32_t cmd) { queue(cmd, nullptr, 0); }
+
+void IpcThread::queue(uint32_t cmd, const void* payload, size_t size) {
+  const auto* c = reinterpret_cast<const uint8_t*>(&cmd);
+  out_.insert(out_.end(), c, c + sizeof(cmd));
+  if (size > 0) {
+    const auto* p = static_cast<const uint8_t*>(payload);
+    out_.insert(out_.end(), p, p + size);
+  }
+}
+
+void IpcThread::queueTransaction(uint32_t cmd, uint32_t handle, uint32_t code, uint32_t flags,
+                                 std::span<const uint8_t> data,
+                                 std::span<const binder_size_t> offsets) {
+  binder_transaction_data tr{};
+  tr.target.handle = handle;
+  tr.code = code;
+  tr.flags = flags;
+  tr.data_size = data.size();
+  tr.offsets_size = offsets.size() * sizeof(binder_size_t);
+  tr.data.ptr.buffer = reinterpret_cast<binder_uintptr_t>(data.data());
+  tr.data.ptr.offsets = reinterpret_cast<binder_uintptr_t>(offsets.data());
+  queue(cmd, &tr, sizeof(tr));
+}
+
+absl::Status IpcThread::talk(bool receive) {
+  const bool need_read = receive && !hasInput();
+  binder_write_read bwr{};
+  bwr.write_size = out_.size();
+  bwr.write_buffer = reinterpret_cast<binder_uintptr_t>(out_.data());
+  bwr.read_size = need_read ? in_.size() : 0;
+  bwr.read_buffer = reinterpret_cast<binder_uintptr_t>(in_.data());
+  if (bwr.write_size == 0 && bwr.read_size == 0) {
+    return absl::OkStatus();
+  }
+  // An interrupted call (EINTR) still reports what it consumed; callers loop on what is left.
+  int err = state_.device().ioctl(BINDER_WRITE_READ, &bwr);
+  out_.erase(out_.begin(), out_.begin() + static_cast<ptrdiff_t>(bwr.write_consumed));
+  if (need_read) {
+    in_size_ = bwr.read_consumed;
+    in_pos_ = 0;
+  }
+  if (err != 0 && err != EINTR) {
+    return errnoStatus(err, "BINDER_WRITE_READ");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status IpcThread::flush() {
+  while (!out_.empty()) {
+    const size_t before = out_.size();
+    if (absl::Status status = talk(false); !status.ok()) {
+      return status;
+    }
+    if (out_.size() == before && !out_.empty()) {
+      return absl::InternalError("BINDER_WRITE_READ consumed nothing (pending thread error)");
+    }
+  }
+  return absl::OkStatus();
+}
+
+template <typename T>
+absl::StatusOr<T> IpcThread::readPayload() {
+  if (in_size_ - in_pos_ < sizeof(T)) {
+    return absl::DataLossError("truncated binder return payload");
+  }
+  T value;
+  std::memcpy(&value, in_.data() + in_pos_, sizeof(T));
+  in_pos_ += sizeof(T);
+  return value;
+}
+
+absl::StatusOr<uint32_t> IpcThread::nextCommand() {
+  while (!hasInput()) {
+    if (absl::Status status = talk(true); !status.ok()) {
+      return status;
+    }
+  }
+  return readPayload<uint32_t>();
+}
+
+// ---- Calls
+// ---------------------------------------------------------------------------------------
+
+absl::StatusOr<ReceivedParcel> IpcThread::transact(uint32_t handle, uint32_t code,
+                                                   const codec::ParcelWriter& data,
+                                                   uint32_t flags) {
+  const bool oneway = (flags & TF_ONE_WAY) != 0;
+  if (!oneway) {
+    flags |= TF_ACCEPT_FDS;
+  }
+  SendHolds holds(data.data(), data.offsets());
+  queueTransaction(BC_TRANSACTION, handle, code, flags, data.data(), data.offsets());
+  absl::StatusOr<ReceivedParcel> result =
+      waitForResponse(!oneway, oneway ? "one-way transaction" : "transaction");
+  // Acks (BC_INCREFS_DONE, ...) read during the wait go out now, not at this thread's next call.
+  (void)flush();
+  return result;
+}
+
+absl::StatusOr<ReceivedParcel> IpcThread::waitForResponse(bool want_reply, const char* what) {
+  for (;;) {
+    absl::StatusOr<uint32_t> cmd = nextCommand();
+    if (!cmd.ok()) {
+      return cmd.status();
+    }
+    switch (*cmd) {
+      case BR_TRANSACTION_COMPLETE:
+      case BR_ONEWAY_SPAM_SUSPECT:
+        if (!want_reply) {
+          return ReceivedParcel();
+        }
+        break;
+      case BR_DEAD_REPLY:
+      case BR_FAILED_REPLY:
+      case BR_FROZEN_REPLY:
+        return statusFromDriverReturn(*cmd, what);
+      case BR_REPLY: {
+        absl::StatusOr<binder_transaction_data> tr = readPayload<binder_transaction_data>();
+        if (!tr.ok()) {
+          return tr.status();
+        }
+        if (!want_reply) {  // not ours to keep; free it
+          ReceivedParcel(state_.shared_from_this(), *tr).release();
+          break;
+        }
+        return replyParcel(*tr);
+      }
+      default:
+        if (absl::Status status = executeCommand(*cmd); !status.ok()) {
+          return status;
+        }
+    }
+  }
+}
+
+absl::StatusOr<ReceivedParcel> IpcThread::replyParcel(const binder_transaction_data& tr) {
+  ReceivedParcel parcel(state_.shared_from_this(), tr);
+  if ((tr.flags & TF_STATUS_CODE) == 0) {
+    return parcel;
+  }
+  status_t status = kUnknownError;
+  if (parcel.dataSize() >= sizeof(status)) {
+    std::memcpy(&status, parcel.data().data(), sizeof(status));
+  }
+  if (status == kOk) {
+    return ReceivedParcel();
+  }
+  return statusFromStatusT(status);
+}
+
+absl::Status IpcThread::sendReply(const codec::ParcelWriter& reply, const absl::Status& status) {
+  status_t code = statusToStatusT(status);
+  std::optional<SendHolds> holds;
+  if (status.ok()) {
+    holds.emplace(reply.data(), reply.offsets());
+    queueTransaction(BC_REPLY, 0, 0, 0, reply.data(), reply.offsets());
+  } else {
+    const auto* bytes = reinterpret_cast<const uint8_t*>(&code);
+    queueTransaction(BC_REPLY, 0, 0, TF_STATUS_CODE, std::span<const uint8_t>(bytes, sizeof(code)),
+                     {});
+  }
+  return waitForResponse(false, "reply").status();
+}
+
+// ---- Incoming work
+// -------------------------------------------------------------------------------
+
+absl::Status IpcThread::executeTransaction(const binder_transaction_data& tr) {
+  ReceivedParcel request(state_.shared_from_this(), tr);
+  const bool oneway = (tr.flags & TF_ONE_WAY) != 0;
+  std::shared_ptr<LocalBinder> target;
+  if (tr.target.ptr == 0 && tr.cookie == 0) {
+    target = state_.localContextObject();
+  } else {
+    target = LocalObjectRegistry::instance().lookup(tr.cookie);
+  }
+  codec::ParcelWriter reply;
+  absl::Status status;
+  {
+    detail::CallingIdentityScope scope(
+        CallingIdentity{tr.sender_pid, tr.sender_euid, true, oneway});
+    codec::ParcelReader reader = request.reader();
+    status = target != nullptr
+                 ? target->dispatch(tr.code, reader, oneway ? nullptr : &reply, tr.flags)
+                 : statusFromStatusT(kDeadObject);
+  }
+  request.release();
+  if (oneway) {
+    return absl::OkStatus();
+  }
+  return sendReply(reply, status);
+}
+
+absl::Status IpcThread::executeCommand(uint32_t cmd) {
+  switch (cmd) {
+    case BR_NOOP:
+    case BR_OK:
+    case BR_FINISHED:
+    case BR_TRANSACTION_COMPLETE:
+    case BR_ONEWAY_SPAM_SUSPECT:
+      return absl::OkStatus();
+    case BR_ERROR: {
+      (void)readPayload<int32_t>();
+      return absl::InternalError("BR_ERROR");
+    }
+    case BR_TRANSACTION:
+    case BR_TRANSACTION_SEC_CTX: {
+      binder_transaction_data tr{};
+      if (cmd == BR_TRANSACTION_SEC_CTX) {
+        absl::StatusOr<binder_transaction_data_secctx> sec =
+            readPayload<binder_transaction_data_secctx>();
+        if (!sec.ok()) {
+          return sec.status();
+        }
+        tr = sec->transaction_data;
+      } else {
+        absl::StatusOr<binder_transaction_data> plain = readPayload<binder_transaction_data>();
+        if (!plain.ok()) {
+          return plain.status();
+        }
+        tr = *plain;
+      }
+      return executeTransaction(tr);
+    }
+    case BR_INCREFS:
+    case BR_ACQUIRE:
+    case BR_RELEASE:
+    case BR_DECREFS: {
+      absl::StatusOr<binder_ptr_cookie> pc = readPayload<binder_ptr_cookie>();
+      if (!pc.ok()) {
+        return pc.status();
+      }
+      using Op = LocalObjectRegistry::RefOp;
+      const Op op = cmd == BR_INCREFS   ? Op::kIncWeak
+                    : cmd == BR_ACQUIRE ? Op::kIncStrong
+                    : cmd == BR_RELEASE ? Op::kDecStrong
+                                        : Op::kDecWeak;
+      if (pc->cookie != 0) {  // cookie 0: the context manager node, pinned by ProcessState
+        LocalObjectRegistry::instance().applyDriverRef(pc->cookie, op);
+      }
+      if (cmd == BR_INCREFS) {
+        queue(BC_INCREFS_DONE, &*pc, sizeof(*pc));
+      } else if (cmd == BR_ACQUIRE) {
+        queue(BC_ACQUIRE_DONE, &*pc, sizeof(*pc));
+      }
+      return absl::OkStatus();
+    }
+    case BR_DEAD_BINDER: {
+      absl::StatusOr<binder_uintptr_t> cookie = readPayload<binder_uintptr_t>();
+      if (!cookie.ok()) {
+        return cookie.status();
+      }
+      state_.onDeadBinder(*cookie);
+      queue(BC_DEAD_BINDER_DONE, &*cookie, sizeof(*cookie));
+      return flush();
+    }
+    case BR_CLEAR_DEATH_NOTIFICATION_DONE:
+      return readPayload<binder_uintptr_t>().status();
+    case BR_SPAWN_LOOPER:
+      state_.spawnPooledThread(false);
+      return absl::OkStatus();
+    default: {
+      // Unknown (newer) return: skip its payload, whose size the code encodes.
+      const size_t size = _IOC_SIZE(cmd);
+      if (in_size_ - in_pos_ < size) {
+        return absl::DataLossError(absl::StrCat("truncated unknown return 0x", absl::Hex(cmd)));
+      }
+      in_pos_ += size;
+      return absl::OkStatus();
+    }
+  }
+}
+
+// ---- Loopers
+// -------------------------------------------------------------------------------------
+
+void IpcThread::joinLoop(bool is_main) {
+  queue(is_main ? BC_ENTER_LOOPER : BC_REGISTER_LOOPER);
+  while (!state_.stopping()) {
+    absl::StatusOr<uint32_t> cmd = nextCommand();
+    if (!cmd.ok()) {
+      if (absl::IsInternal(cmd.status()) || absl::IsInvalidArgument(cmd.status())) {
+        break;  // the device is unusable (EBADF, ...)
+      }
+      continue;
+    }
+    (void)executeCommand(*cmd);
+  }
+  queue(BC_EXIT_LOOPER);
+  (void)flush();
+}
+
+absl::Status IpcThread::setupPolling() {
+  if (!polling_) {
+    polling_ = true;
+    queue(BC_ENTER_LOOPER);
+    state_.device().preparePoll();
+  }
+  return flush();
+}
+
+absl::Status IpcThread::handlePolledCommands() {
+  if (absl::Status status = setupPolling(); !status.ok()) {
+    return status;
+  }
+  for (;;) {
+    while (hasInput()) {
+      absl::StatusOr<uint32_t> cmd = readPayload<uint32_t>();
+      if (!cmd.ok()) {
+        return cmd.status();
+      }
+      if (absl::Status status = executeCommand(*cmd); !status.ok()) {
+        return status;
+      }
+    }
+    if (absl::Status status = flush(); !status.ok()) {
+      return status;
+    }
+    pollfd pfd{state_.fd(), POLLIN, 0};
+    if (::poll(&pfd, 1, 0) <= 0 || (pfd.revents & POLLIN) == 0) {
+      return absl::OkStatus();
+    }
+    if (absl::Status status = talk(true); !status.ok()) {
+      return status;
+    }
+  }
+}
+
+}  // namespace nb::runtime
