@@ -4,10 +4,16 @@ include_guard(GLOBAL)
 set(NB_WARNINGS -Wall -Wextra -Wshadow -Wnon-virtual-dtor -Wcast-align -Wunused -Woverloaded-virtual
     -Wnull-dereference -Wimplicit-fallthrough)
 
+# nb_apply_common(TARGET [NO_INSTRUMENT]): NO_INSTRUMENT leaves out sanitizers and fuzzer coverage,
+# for code loaded into uninstrumented programs (the LD_PRELOAD shim).
 function(nb_apply_common target)
+  cmake_parse_arguments(ARG "NO_INSTRUMENT" "" "" ${ARGN})
   target_compile_options(${target} PRIVATE ${NB_WARNINGS})
   if(NB_WERROR)
     target_compile_options(${target} PRIVATE -Werror)
+  endif()
+  if(ARG_NO_INSTRUMENT)
+    return()
   endif()
   if(NB_SANITIZE)
     target_compile_options(${target} PRIVATE -fsanitize=${NB_SANITIZE} -fno-omit-frame-pointer
