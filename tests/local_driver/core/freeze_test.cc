@@ -131,5 +131,40 @@ TEST_F(FreezeTest, ThreeProcessNestedChainUnwinds) {
   EXPECT_EQ(after.find("pending transaction"), std::string::npos) << after;
 }
 
+// §10.1: A -> B -> C with B's thread dying: A keeps waiting until C replies; then C gets
+// BR_TRANSACTION_COMPLETE and A gets BR_DEAD_REPLY.
+TEST_F(FreezeTest, DeadIntermediateIsSkippedWhenTheChainUnwinds) {
+  Client c = open(300);
+  startThread(c, 3);
+  enterLooper(c, 3);
+  Io give = wr(
+      c, 3,
+      Cmds().cmd(BC_TRANSACTION, txn(c, 0, 1, bytesOf(binderObj(0x30, 0x31)), {0}, TF_ONE_WAY)), 0);
+  ASSERT_EQ(give.error, 0);
+  Io in = read(mgr_, 1);
+  ASSERT_EQ(write(mgr_, 1,
+                  Cmds()
+                      .cmd(BC_ACQUIRE, 1u)
+                      .cmd(BC_FREE_BUFFER,
+                           static_cast<binder_uintptr_t>(in.brs.back().tr().data.ptr.buffer)))
+                .error,
+            0);
+  (void)read(c, 3);
+  ASSERT_EQ(wr(a_, 2, Cmds().cmd(BC_TRANSACTION, txn(a_, 0, 1, {}))).kind, K::kWouldBlock);
+  ASSERT_EQ(read(mgr_, 1).codes().back(), static_cast<uint32_t>(BR_TRANSACTION));
+  ASSERT_EQ(wr(mgr_, 1, Cmds().cmd(BC_TRANSACTION, txn(mgr_, 1, 2, {}))).kind, K::kWouldBlock);
+  ASSERT_EQ(read(c, 3).codes().back(), static_cast<uint32_t>(BR_TRANSACTION));
+  drv_.cancelWait(mgr_.id, 1);
+  effects_.wakes.clear();
+  ASSERT_EQ(0, ioctl(mgr_, 1, BINDER_THREAD_EXIT));
+  EXPECT_TRUE(effects_.wakes.empty());  // A is not told yet
+  Io rep = wr(c, 3, Cmds().cmd(BC_REPLY, txn(c, 0, 0, {})));
+  EXPECT_EQ(rep.codes(), (std::vector<uint32_t>{BR_NOOP, BR_TRANSACTION_COMPLETE}));
+  ASSERT_FALSE(effects_.wakes.empty());
+  EXPECT_EQ(effects_.wakes.back(), std::make_pair(a_.id, Tid{2}));
+  Io back = resume(a_, 2);
+  EXPECT_EQ(back.codes(), (std::vector<uint32_t>{BR_NOOP, BR_TRANSACTION_COMPLETE, BR_DEAD_REPLY}));
+}
+
 }  // namespace
 }  // namespace nb::driver::test
