@@ -116,6 +116,8 @@ class Context {
                             Node** target_node, Thread** target_thread);
   BinderError resolveReplyTarget(Thread* thread, Transaction** in_reply_to, Thread** target_thread);
   uint32_t procTransaction(Transaction* t, Process* target, Thread* target_thread);
+  static Transaction* findOutdatedTransaction(const Transaction* t, const WorkList& async_todo);
+  void replaceOutdatedTransaction(Process* target, Transaction* outdated);
   BinderError buildTransaction(Process* proc, Thread* thread, Transaction* t,
                                const binder_transaction_data& tr, uint64_t buffers_size,
                                Node* target_node, Transaction* in_reply_to);

@@ -287,10 +287,49 @@ uint32_t Context::procTransaction(Transaction* t, Process* target, Thread* targe
     enqueueProcWork(target, t);
     wakeupProc(target);
   } else {
+    Transaction* outdated = nullptr;
+    if ((t->flags & TF_UPDATE_TXN) != 0 && target->is_frozen) {
+      outdated = findOutdatedTransaction(t, node->async_todo);
+    }
     node->async_todo.pushBack(t);
+    if (outdated != nullptr) {
+      replaceOutdatedTransaction(target, outdated);
+    }
   }
   target->outstanding_txns++;
   return 0;
+}
+
+// TF_UPDATE_TXN (§7.5): a queued oneway to a frozen process with the same target process, code,
+// flags, sender pid and target node is superseded by the new one (kernel
+// binder_can_update_transaction).
+Transaction* Context::findOutdatedTransaction(const Transaction* t, const WorkList& async_todo) {
+  constexpr uint32_t kBoth = TF_ONE_WAY | TF_UPDATE_TXN;
+  for (WorkItem* w = async_todo.front(); w != nullptr; w = w->next) {
+    auto* queued = static_cast<Transaction*>(w);
+    if ((queued->flags & t->flags & kBoth) != kBoth || queued->to_proc != t->to_proc ||
+        queued->code != t->code || queued->flags != t->flags || queued->buffer == nullptr ||
+        queued->buffer->pid != t->buffer->pid) {
+      continue;
+    }
+    const Node* a = queued->buffer->target_node;
+    const Node* b = t->buffer->target_node;
+    if (a != nullptr && b != nullptr && a->ptr == b->ptr && a->cookie == b->cookie) {
+      return queued;
+    }
+  }
+  return nullptr;
+}
+
+// Drops the superseded oneway: its buffer is released and freed, the transaction freed.
+void Context::replaceOutdatedTransaction(Process* target, Transaction* outdated) {
+  dequeueWork(outdated);
+  Buffer* buf = outdated->buffer;
+  outdated->buffer = nullptr;
+  buf->transaction = nullptr;
+  releaseBufferObjects(target, buf, /*is_failure=*/false);
+  releaseBuffer(target, buf);
+  freeTransaction(outdated);  // also drops its outstanding count
 }
 
 // --- BC_TRANSACTION / BC_REPLY ---

@@ -39,6 +39,30 @@ TEST_F(FreezeTest, SyncToFrozenIsFrozenReplyOnewayIsQueued) {
   EXPECT_EQ(sync2.codes().back(), static_cast<uint32_t>(BR_TRANSACTION_COMPLETE));
 }
 
+TEST_F(FreezeTest, UpdateTxnReplacesQueuedOnewayWhileFrozen) {
+  binder_freeze_info fi{100, 1, 0};
+  ASSERT_EQ(0, ioctl(a_, 2, BINDER_FREEZE, &fi));
+  const uint32_t flags = TF_ONE_WAY | TF_UPDATE_TXN;
+  // The first oneway is in flight (delivered later), the next ones queue on the node; each newer
+  // identical one replaces the queued one.
+  for (uint8_t v = 1; v <= 3; ++v) {
+    Io io = wr(a_, 2, Cmds().cmd(BC_TRANSACTION, txn(a_, 0, 5, {v}, {}, flags)));
+    ASSERT_EQ(io.codes().back(), static_cast<uint32_t>(BR_TRANSACTION_COMPLETE));
+  }
+  fi.enable = 0;
+  ASSERT_EQ(0, ioctl(a_, 2, BINDER_FREEZE, &fi));
+  Io first = read(mgr_, 1);
+  ASSERT_EQ(first.codes().back(), static_cast<uint32_t>(BR_TRANSACTION));
+  const binder_transaction_data t1 = first.brs.back().tr();
+  EXPECT_EQ(mgr_.at<uint8_t>(t1.data.ptr.buffer), 1);
+  Io second =
+      wr(mgr_, 1, Cmds().cmd(BC_FREE_BUFFER, static_cast<binder_uintptr_t>(t1.data.ptr.buffer)));
+  ASSERT_EQ(second.codes().back(), static_cast<uint32_t>(BR_TRANSACTION));
+  EXPECT_EQ(mgr_.at<uint8_t>(second.brs.back().tr().data.ptr.buffer), 3);  // 2 was replaced
+  EXPECT_NE(drv_.dumpStats().find("transaction: active 0 total 3"), std::string::npos)
+      << drv_.dumpStats();
+}
+
 TEST_F(FreezeTest, ClearBufZeroesAtFree) {
   Io io =
       wr(a_, 2,
