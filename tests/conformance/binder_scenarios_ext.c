@@ -22,7 +22,7 @@ static pid_t fork_role(const char* name, void (*fn)(void*), void* arg) {
   pid_t pid = fork();
   if (pid < 0) abort();
   if (pid == 0) {
-    alarm(20); /* a role stuck in a read (a driver that never answers) ends the run */
+    alarm(15); /* a role stuck in a read (a driver that never answers) ends the run */
     bt_role_pid(name, getpid());
     fn(arg);
     fflush(stdout);
@@ -1433,7 +1433,6 @@ static void rw_client(void* arg) {
   static uint8_t rb[256];
   bt_result(&b, "write-read-null-arg", ioctl(b.fd, BINDER_WRITE_READ, NULL));
   raw_wr(&b, (void*)(uintptr_t)0x10, 8, 0, NULL, 0, 0, "write-buffer-unmapped");
-  raw_wr(&b, NULL, 0, 0, (uint8_t*)(uintptr_t)0x10, 64, 0, "read-buffer-unmapped");
   uint32_t unk[3] = {BC_ACQUIRE, 42, 0xdeadbeefu};
   raw_wr(&b, unk, sizeof unk, 0, rb, sizeof rb, 0, "unknown-command");
   uint32_t skip[3] = {0xdeadbeefu, BC_ACQUIRE, 42};
@@ -1458,6 +1457,9 @@ static void rw_client(void* arg) {
   memcpy(rb, &marker, 4);
   raw_wr(&b, NULL, 0, 0, rb, sizeof rb, 4, "read-consumed-4");
   bt_signal(S.c2p[1]);
+  bt_wait(S.p2c[0]); /* the manager took both one-ways */
+  /* last: a driver that waits before writing the BR_NOOP would block here */
+  raw_wr(&b, NULL, 0, 0, (uint8_t*)(uintptr_t)0x10, 64, 0, "read-buffer-unmapped");
 }
 
 static int s_rw_edges(void) {
@@ -1470,6 +1472,7 @@ static int s_rw_edges(void) {
   bt_wait(S.c2p[0]);
   serve_one(&b, "recv", NULL, 0);
   serve_one(&b, "recv", NULL, 0);
+  bt_signal(S.p2c[1]);
   return wait_child(c);
 }
 
@@ -1729,6 +1732,7 @@ static void hr_client(void* arg) {
   wb_ptr_cookie(&d, BC_ACQUIRE_DONE, 0x2000, 0x2001);
   bt_wr(&b, &d, 0, "ack-B");
   node_debug_walk(&b, "nodes");
+  bt_wait(S.p2c[0]); /* the manager looked at its handle 1 */
   put_binder(data, 0, BINDER_TYPE_BINDER, 0x3000, 0x3001, 0x7f);
   struct wb w2 = {0};
   wb_txn(&w2, BC_TRANSACTION, 0, 2, 0, data, 24, offs, 1);
@@ -1758,6 +1762,7 @@ static int s_handle_recycling(void) {
   wb_txn(&w, BC_REPLY, 0, 0, 0, "ok\0\0", 4, NULL, 0);
   bt_wr(&b, &w, 1, "keep-B-and-reply");
   node_info(&b, 1, "after-free");
+  bt_signal(S.p2c[1]);
   bt_wr(&b, NULL, 1, "recv");
   struct wb w2 = {0};
   handle_cmd(&w2, BC_ACQUIRE, 1);
@@ -1926,6 +1931,365 @@ static int s_priority(void) {
   return wait_child(c);
 }
 
+/* ================================================================== txn_bad_args */
+static void tba_client(void* arg) {
+  (void)arg;
+  struct bt b;
+  bt_wait(S.p2c[0]);
+  bt_open(&b, "client");
+  int n = 0;
+  /* a transaction without data: delivered with size 0 */
+  struct wb z = {0};
+  wb_txn(&z, BC_TRANSACTION, 0, 1, 0, NULL, 0, NULL, 0);
+  b.last_txn_valid = 0;
+  bt_wr(&b, &z, 1, "empty");
+  n += delivered(&b, 0);
+  if (b.last_txn_valid) {
+    struct wb f = {0};
+    wb_free(&f, b.last_buffer);
+    bt_wr(&b, &f, 0, "free");
+  }
+  struct {
+    const char* name;
+    int kind;
+  } cases[] = {
+      {"data-null", 0},       {"offsets-unmapped", 1},  {"sg-buffers-size-unaligned", 2},
+      {"ptr-without-sg", 3},  {"fd-invalid", 4},        {"fda-empty", 5},
+      {"fda-empty-at-end", 6}, {"ptr-child-parent-self", 7},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    static uint8_t data[8 + 40 + 40];
+    static binder_size_t offs[3];
+    static uint8_t parent[16];
+    memset(data, 0, sizeof data);
+    struct wb w = {0};
+    uint32_t code = 10 + (uint32_t)i;
+    struct binder_buffer_object p;
+    memset(&p, 0, sizeof p);
+    p.hdr.type = BINDER_TYPE_PTR;
+    p.buffer = (binder_uintptr_t)(uintptr_t)parent;
+    p.length = sizeof parent;
+    struct binder_fd_array_object fda;
+    memset(&fda, 0, sizeof fda);
+    fda.hdr.type = BINDER_TYPE_FDA;
+    switch (cases[i].kind) {
+      case 0:
+        wb_txn(&w, BC_TRANSACTION, 0, code, 0, NULL, 8, NULL, 0);
+        break;
+      case 1:
+        put_binder(data, 0, BINDER_TYPE_BINDER, NODE_PTR, NODE_COOKIE, 0);
+        wb_txn(&w, BC_TRANSACTION, 0, code, 0, data, 24, (const binder_size_t*)(uintptr_t)0x10,
+               1);
+        break;
+      case 2:
+        wb_txn_sg(&w, BC_TRANSACTION_SG, 0, code, 0, "abcd", 4, NULL, 0, 12);
+        break;
+      case 3:
+        memcpy(data + 8, &p, sizeof p);
+        offs[0] = 8;
+        wb_txn(&w, BC_TRANSACTION, 0, code, 0, data, 48, offs, 1);
+        break;
+      case 4:
+        put_fd(data, 0, 9999, 0);
+        offs[0] = 0;
+        wb_txn(&w, BC_TRANSACTION, 0, code, 0, data, 24, offs, 1);
+        break;
+      case 5:
+      case 6:
+        memcpy(data + 8, &p, sizeof p);
+        fda.num_fds = 0;
+        fda.parent = 0;
+        fda.parent_offset = cases[i].kind == 5 ? 8 : sizeof parent;
+        memcpy(data + 48, &fda, sizeof fda);
+        offs[0] = 8;
+        offs[1] = 48;
+        wb_txn_sg(&w, BC_TRANSACTION_SG, 0, code, 0, data, 80, offs, 2, sizeof parent);
+        break;
+      case 7: {
+        struct binder_buffer_object c = p;
+        c.flags = BINDER_BUFFER_FLAG_HAS_PARENT;
+        c.parent = 1; /* itself */
+        c.parent_offset = 0;
+        memcpy(data + 8, &p, sizeof p);
+        memcpy(data + 48, &c, sizeof c);
+        offs[0] = 8;
+        offs[1] = 48;
+        wb_txn_sg(&w, BC_TRANSACTION_SG, 0, code, 0, data, 88, offs, 2, 2 * sizeof parent);
+        break;
+      }
+    }
+    b.last_txn_valid = 0;
+    bt_wr(&b, &w, 1, cases[i].name);
+    n += delivered(&b, 0);
+    bt_extended_error(&b, cases[i].name);
+    if (b.last_txn_valid) {
+      struct wb f = {0};
+      wb_free(&f, b.last_buffer);
+      bt_wr(&b, &f, 0, "free");
+    }
+  }
+  report_delivered(S.c2p[1], n);
+}
+
+static int s_txn_bad_args(void) {
+  static struct bt b;
+  bt_sync_init(&S);
+  pid_t c = fork_role("client", tba_client, NULL);
+  bt_open(&b, "mgr");
+  become_mgr(&b, FLAT_BINDER_FLAG_ACCEPTS_FDS);
+  static struct server_thread st = {&b, NULL, {-1, -1}};
+  start_server_thread(&st);
+  bt_signal(S.p2c[1]);
+  wait_served(&st, S.c2p[0]);
+  return wait_child(c);
+}
+
+/* ================================================================== death_clear_race */
+/* client owns R (0x1000, released first) and P (0x2000) */
+static void dcr_client(void* arg) {
+  (void)arg;
+  struct bt b;
+  bt_wait(S.p2c[0]);
+  bt_open(&b, "client");
+  static uint8_t data[48];
+  static binder_size_t offs[2] = {0, 24};
+  put_binder(data, 0, BINDER_TYPE_BINDER, 0x1000, 0x1001, 0x7f);
+  put_binder(data, 24, BINDER_TYPE_BINDER, 0x2000, 0x2001, 0x7f);
+  struct wb w = {0};
+  wb_txn(&w, BC_TRANSACTION, 0, 1, 0, data, sizeof data, offs, 2);
+  bt_wr(&b, &w, 1, "send-binders");
+  struct wb d = {0};
+  wb_free(&d, b.last_buffer);
+  for (uint64_t p = 0x1000; p <= 0x2000; p += 0x1000) {
+    wb_ptr_cookie(&d, BC_INCREFS_DONE, p, p + 1);
+    wb_ptr_cookie(&d, BC_ACQUIRE_DONE, p, p + 1);
+  }
+  bt_wr(&b, &d, 0, "ack");
+  bt_signal(S.c2p[1]);
+  bt_wait(S.p2c[0]);
+  bt_wr(&b, NULL, 1, "after-R-dropped");
+  bt_signal(S.c2p[1]);
+  bt_wait(S.p2c[0]); /* exits */
+}
+
+static int s_death_clear_race(void) {
+  struct bt b;
+  bt_sync_init(&S);
+  pid_t c = fork_role("client", dcr_client, NULL);
+  bt_open(&b, "mgr");
+  become_mgr(&b, 0);
+  bt_signal(S.p2c[1]);
+  bt_wr(&b, NULL, 1, "recv");
+  struct wb w = {0};
+  handle_cmd(&w, BC_ACQUIRE, 1);
+  handle_cmd(&w, BC_ACQUIRE, 2);
+  wb_handle_cookie(&w, BC_REQUEST_DEATH_NOTIFICATION, 1, 0xe1);
+  wb_handle_cookie(&w, BC_REQUEST_DEATH_NOTIFICATION, 2, 0xe2);
+  wb_free(&w, b.last_buffer);
+  wb_txn(&w, BC_REPLY, 0, 0, 0, "ok\0\0", 4, NULL, 0);
+  bt_wr(&b, &w, 1, "keep-watch-reply");
+  bt_wait(S.c2p[0]);
+  /* dropping R's last ref discards its registration silently */
+  struct wb r = {0};
+  handle_cmd(&r, BC_RELEASE, 1);
+  bt_wr(&b, &r, 0, "drop-R");
+  read_nonblock(&b, "nothing-pending");
+  bt_signal(S.p2c[1]);
+  bt_wait(S.c2p[0]);
+  bt_signal(S.p2c[1]);
+  int rc = wait_child(c);
+  bt_wr(&b, NULL, 1, "death-of-P");
+  /* clear after delivery, before BC_DEAD_BINDER_DONE: the CLEAR_DONE waits for the DONE */
+  struct wb cl = {0};
+  wb_handle_cookie(&cl, BC_CLEAR_DEATH_NOTIFICATION, 2, 0xe2);
+  bt_wr(&b, &cl, 0, "clear-P");
+  read_nonblock(&b, "before-done");
+  struct wb dn = {0};
+  wb_u32(&dn, BC_DEAD_BINDER_DONE);
+  wb_u64(&dn, 0xe2);
+  bt_wr(&b, &dn, 1, "done-P");
+  read_nonblock(&b, "nothing-pending");
+  struct wb dn2 = {0};
+  wb_u32(&dn2, BC_DEAD_BINDER_DONE);
+  wb_u64(&dn2, 0xe2);
+  bt_wr(&b, &dn2, 0, "done-P-again");
+  read_nonblock(&b, "nothing-pending");
+  return rc;
+}
+
+/* ================================================================== clear_buf */
+static void cb_client(void* arg) {
+  (void)arg;
+  struct bt b;
+  bt_wait(S.p2c[0]);
+  bt_open(&b, "client");
+  call_plain(&b, 0, 1, TF_CLEAR_BUF, "call-clear-buf");
+  /* the reply buffer of a call whose reply asked for clearing */
+  struct wb w = {0};
+  wb_txn(&w, BC_TRANSACTION, 0, 2, 0, "call", 4, NULL, 0);
+  bt_wr(&b, &w, 1, "call");
+  const volatile uint8_t* p = (const volatile uint8_t*)(uintptr_t)b.last_buffer;
+  struct wb f = {0};
+  wb_free(&f, b.last_buffer);
+  bt_wr(&b, &f, 0, "free-reply");
+  bt_log(&b, "reply buffer after free: %02x%02x%02x%02x", p[0], p[1], p[2], p[3]);
+}
+
+static int s_clear_buf(void) {
+  struct bt b;
+  bt_sync_init(&S);
+  pid_t c = fork_role("client", cb_client, NULL);
+  bt_open(&b, "mgr");
+  become_mgr(&b, 0);
+  bt_signal(S.p2c[1]);
+  for (int i = 0; i < 2; i++) {
+    bt_wr(&b, NULL, 1, "recv");
+    const volatile uint8_t* p = (const volatile uint8_t*)(uintptr_t)b.last_buffer;
+    struct wb w = {0};
+    wb_free(&w, b.last_buffer);
+    wb_txn(&w, BC_REPLY, 0, 0, i == 1 ? TF_CLEAR_BUF : 0, "rply", 4, NULL, 0);
+    bt_wr(&b, &w, 1, "free-and-reply");
+    bt_log(&b, "call buffer after free: %02x%02x%02x%02x", p[0], p[1], p[2], p[3]);
+  }
+  return wait_child(c);
+}
+
+/* ================================================================== node_info_errors */
+static void nie_client(void* arg) {
+  (void)arg;
+  struct bt b;
+  bt_wait(S.p2c[0]);
+  bt_open(&b, "client");
+  node_info(&b, 0, "not-manager");
+  struct wb w = {0};
+  handle_cmd(&w, BC_ACQUIRE, 0);
+  bt_wr(&b, &w, 0, "acquire-handle-0");
+  node_info(&b, 0, "not-manager-with-ref");
+  static uint8_t data[24];
+  static binder_size_t offs[1] = {0};
+  put_binder(data, 0, BINDER_TYPE_BINDER, NODE_PTR, NODE_COOKIE, 0x7f);
+  struct wb t = {0};
+  wb_txn(&t, BC_TRANSACTION, 0, 1, 0, data, sizeof data, offs, 1);
+  bt_wr(&b, &t, 1, "send-node");
+  struct wb d = {0};
+  wb_free(&d, b.last_buffer);
+  wb_ptr_cookie(&d, BC_INCREFS_DONE, NODE_PTR, NODE_COOKIE);
+  wb_ptr_cookie(&d, BC_ACQUIRE_DONE, NODE_PTR, NODE_COOKIE);
+  bt_wr(&b, &d, 0, "ack");
+  struct binder_node_debug_info di;
+  memset(&di, 0, sizeof di);
+  di.cookie = 0x77; /* only ptr is an input */
+  if (ioctl(b.fd, BINDER_GET_NODE_DEBUG_INFO, &di) == 0)
+    bt_log(&b, "debug-info with junk cookie: ptr=%#llx cookie=%#llx",
+           (unsigned long long)di.ptr, (unsigned long long)di.cookie);
+  else
+    bt_log(&b, "debug-info with junk cookie: errno=%d", errno);
+  bt_result(&b, "debug-info-null-arg", ioctl(b.fd, BINDER_GET_NODE_DEBUG_INFO, NULL));
+  bt_signal(S.c2p[1]);
+  bt_wait(S.p2c[0]);
+}
+
+static int s_node_info_errors(void) {
+  struct bt b;
+  bt_sync_init(&S);
+  pid_t c = fork_role("client", nie_client, NULL);
+  bt_open(&b, "mgr");
+  become_mgr(&b, 0);
+  node_info(&b, 0, "manager-handle-0");
+  bt_signal(S.p2c[1]);
+  serve_one(&b, "recv", "ok\0\0", 4);
+  bt_wait(S.c2p[0]);
+  node_info(&b, 1, "buffer-freed");
+  node_info(&b, 99, "no-such-handle");
+  struct binder_node_info_for_ref info;
+  memset(&info, 0, sizeof info);
+  info.handle = 1;
+  info.weak_count = 5;
+  bt_result(&b, "junk-in-weak-count", ioctl(b.fd, BINDER_GET_NODE_INFO_FOR_REF, &info));
+  bt_result(&b, "null-arg", ioctl(b.fd, BINDER_GET_NODE_INFO_FOR_REF, NULL));
+  bt_signal(S.p2c[1]);
+  return wait_child(c);
+}
+
+/* ================================================================== freeze */
+static void fz_server(void* arg) {
+  (void)arg;
+  struct bt b;
+  bt_wait(S.p2c[0]);
+  bt_open(&b, "server");
+  static uint8_t data[24];
+  static binder_size_t offs[1] = {0};
+  put_binder(data, 0, BINDER_TYPE_BINDER, NODE_PTR, NODE_COOKIE, 0x7f);
+  struct wb w = {0};
+  wb_txn(&w, BC_TRANSACTION, 0, 1, 0, data, sizeof data, offs, 1);
+  bt_wr(&b, &w, 1, "register");
+  struct wb d = {0};
+  wb_free(&d, b.last_buffer);
+  wb_ptr_cookie(&d, BC_INCREFS_DONE, NODE_PTR, NODE_COOKIE);
+  wb_ptr_cookie(&d, BC_ACQUIRE_DONE, NODE_PTR, NODE_COOKIE);
+  bt_wr(&b, &d, 0, "ack");
+  bt_signal(S.c2p[1]);
+  serve_one(&b, "recv", NULL, 0); /* the one-way sent while frozen is delivered at once */
+  bt_signal(S.c2p[1]);
+  serve_one(&b, "recv", "ok\0\0", 4); /* a call after thawing */
+  bt_wait(S.p2c[0]);
+}
+
+static void frozen_info(struct bt* b, pid_t pid, const char* label) {
+  struct binder_frozen_status_info fi;
+  memset(&fi, 0, sizeof fi);
+  fi.pid = (uint32_t)pid;
+  if (ioctl(b->fd, BINDER_GET_FROZEN_INFO, &fi) == 0)
+    bt_log(b, "%s: sync_recv=%u async_recv=%u", label, fi.sync_recv, fi.async_recv);
+  else
+    bt_log(b, "%s: errno=%d", label, errno);
+}
+
+static int do_freeze(struct bt* b, pid_t pid, int enable) {
+  struct binder_freeze_info fi;
+  memset(&fi, 0, sizeof fi);
+  fi.pid = (uint32_t)pid;
+  fi.enable = (uint32_t)enable;
+  fi.timeout_ms = 100;
+  return ioctl(b->fd, BINDER_FREEZE, &fi);
+}
+
+static int s_freeze(void) {
+  struct bt b;
+  bt_sync_init(&S);
+  pid_t s = fork_role("server", fz_server, NULL);
+  bt_open(&b, "mgr");
+  become_mgr(&b, 0);
+  bt_signal(S.p2c[1]);
+  bt_wr(&b, NULL, 1, "recv-register");
+  struct wb k = {0};
+  handle_cmd(&k, BC_ACQUIRE, 1);
+  wb_free(&k, b.last_buffer);
+  wb_txn(&k, BC_REPLY, 0, 0, 0, "ok\0\0", 4, NULL, 0);
+  bt_wr(&b, &k, 1, "keep-and-reply");
+  bt_wait(S.c2p[0]);
+  frozen_info(&b, s, "before-freeze");
+  bt_result(&b, "freeze", do_freeze(&b, s, 1));
+  frozen_info(&b, s, "frozen");
+  b.last_txn_valid = 0;
+  struct wb t = {0};
+  wb_txn(&t, BC_TRANSACTION, 1, 2, 0, "sync", 4, NULL, 0);
+  bt_wr(&b, &t, 1, "call-frozen");
+  bt_extended_error(&b, "call-frozen");
+  struct wb o = {0};
+  wb_txn(&o, BC_TRANSACTION, 1, 3, TF_ONE_WAY, "ow\0\0", 4, NULL, 0);
+  bt_wr(&b, &o, 1, "oneway-frozen");
+  bt_wait(S.c2p[0]); /* the server took (and freed) the one-way */
+  frozen_info(&b, s, "after-calls");
+  bt_result(&b, "unfreeze", do_freeze(&b, s, 0));
+  frozen_info(&b, s, "thawed");
+  call_plain(&b, 1, 4, 0, "call-thawed");
+  frozen_info(&b, 999999, "no-such-pid");
+  bt_result(&b, "freeze-no-such-pid", do_freeze(&b, 999999, 1));
+  bt_signal(S.p2c[1]);
+  return wait_child(s);
+}
+
 /* ------------------------------------------------------------------ main */
 static const struct {
   const char* name;
@@ -1958,6 +2322,11 @@ static const struct {
     {"reply_to_dead_caller", s_reply_to_dead_caller},
     {"nested_three", s_nested_three},
     {"priority", s_priority},
+    {"txn_bad_args", s_txn_bad_args},
+    {"death_clear_race", s_death_clear_race},
+    {"clear_buf", s_clear_buf},
+    {"node_info_errors", s_node_info_errors},
+    {"freeze", s_freeze},
 };
 
 int main(int argc, char** argv) {
@@ -1968,7 +2337,7 @@ int main(int argc, char** argv) {
   }
   for (size_t i = 0; i < sizeof scenarios / sizeof scenarios[0]; i++) {
     if (strcmp(argv[1], scenarios[i].name) == 0) {
-      alarm(25);
+      alarm(20);
       bt_role_pid("mgr", getpid());
       return scenarios[i].fn();
     }
