@@ -128,6 +128,13 @@ void Context::sendFailedReply(Transaction* t, uint32_t error_code) {
   for (;;) {
     Thread* target_thread = t->from;
     if (target_thread != nullptr) {
+      if (target_thread->transaction_stack != t) {
+        // Cannot happen by the stack invariant (the kernel BUG()s). Keep `t` alive rather than
+        // free a transaction a stack still points at.
+        NB_BINDER_USER_ERROR("failed reply: transaction {} is not on top of its sender's stack",
+                             t->debug_id);
+        return;
+      }
       popTransaction(target_thread, t);
       if (target_thread->reply_error.cmd == BR_OK) {
         target_thread->reply_error.cmd = error_code;
