@@ -188,8 +188,11 @@ std::shared_ptr<ThreadConn> threadConn(File& file, int* err) {
   conn->fd.store(sock);
   {
     std::lock_guard lock(file.mu);
+    std::erase_if(file.thread_conns, [](const auto& c) { return c->fd.load() < 0; });
     file.thread_conns.push_back(conn);
   }
+  // Entries of closed opens (their File closed the connection) are dropped here.
+  std::erase_if(entries, [](const TlsEntry& entry) { return entry.conn->fd.load() < 0; });
   entries.push_back({file.id, pid, conn});
   return conn;
 }

@@ -33,7 +33,8 @@ class Daemon {
   int fdCount() const;
   // fdCount() once it stopped changing (connections being dropped settle first).
   int settledFdCount() const;
-  // Polls until fdCount() == want or timeout; returns the last count.
+  // Polls until fdCount() <= want or timeout; returns the last count. (<=: the baseline may have
+  // caught a connection the daemon was still dropping.)
   int waitFdCount(int want, int timeout_ms) const;
 
  private:
