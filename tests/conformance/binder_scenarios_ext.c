@@ -2290,6 +2290,239 @@ static int s_freeze(void) {
   return wait_child(s);
 }
 
+/* ================================================================== unmapped_target */
+static void ut_client(void* arg) {
+  (void)arg;
+  struct bt b;
+  bt_wait(S.p2c[0]);
+  bt_open(&b, "client");
+  call_plain(&b, 0, 1, 0, "call-before-mmap");
+  bt_extended_error(&b, "before-mmap");
+  call_plain(&b, 0, 2, TF_ONE_WAY, "oneway-before-mmap");
+  bt_extended_error(&b, "oneway-before-mmap");
+  bt_signal(S.c2p[1]);
+  bt_wait(S.p2c[0]);
+  call_plain(&b, 0, 3, 0, "call-mapped");
+  bt_signal(S.c2p[1]);
+  bt_wait(S.p2c[0]);
+  call_plain(&b, 0, 4, 0, "call-after-munmap");
+  bt_extended_error(&b, "after-munmap");
+}
+
+static int s_unmapped_target(void) {
+  struct bt b;
+  bt_sync_init(&S);
+  pid_t c = fork_role("client", ut_client, NULL);
+  bt_open_nomap(&b, "mgr");
+  become_mgr(&b, 0);
+  bt_signal(S.p2c[1]);
+  bt_wait(S.c2p[0]);
+  void* m = mmap(NULL, BT_MAP_SIZE, PROT_READ, MAP_PRIVATE, b.fd, 0);
+  bt_result(&b, "mmap", m == MAP_FAILED ? -1 : 0);
+  b.map = m;
+  b.map_size = BT_MAP_SIZE;
+  read_nonblock(&b, "nothing-queued-while-unmapped");
+  bt_signal(S.p2c[1]);
+  serve_one(&b, "recv", "ok\0\0", 4);
+  bt_wait(S.c2p[0]);
+  bt_result(&b, "munmap", munmap(m, BT_MAP_SIZE));
+  bt_signal(S.p2c[1]);
+  int rc = wait_child(c);
+  void* m2 = mmap(NULL, BT_MAP_SIZE, PROT_READ, MAP_PRIVATE, b.fd, 0);
+  bt_result(&b, "mmap-again", m2 == MAP_FAILED ? -1 : 0);
+  return rc;
+}
+
+/* ================================================================== oneway_nodes */
+/* one-ways are serialized per node: a held buffer stalls its node only */
+static void on_client(void* arg) {
+  (void)arg;
+  struct bt b;
+  bt_wait(S2.p2c[0]);
+  bt_open(&b, "client");
+  struct wb l = {0};
+  wb_txn(&l, BC_TRANSACTION, 0, 1, 0, "find", 4, NULL, 0);
+  bt_wr(&b, &l, 1, "lookup");
+  const struct flat_binder_object* o = (const void*)(uintptr_t)b.last_txn.data.ptr.buffer;
+  uint32_t hx = o[0].handle, hy = o[1].handle;
+  struct wb k = {0};
+  handle_cmd(&k, BC_ACQUIRE, hx);
+  handle_cmd(&k, BC_ACQUIRE, hy);
+  wb_free(&k, b.last_buffer);
+  bt_wr(&b, &k, 0, "keep-and-free");
+  static const uint32_t target[4] = {0, 0, 1, 0};
+  static const uint32_t flags[4] = {TF_ONE_WAY, TF_ONE_WAY, TF_ONE_WAY, 0};
+  for (int i = 0; i < 4; i++) {
+    struct wb w = {0};
+    wb_txn(&w, BC_TRANSACTION, target[i] ? hy : hx, 11 + (uint32_t)i, flags[i], "msg", 4, NULL, 0);
+    bt_wr(&b, &w, flags[i] & TF_ONE_WAY, flags[i] ? "oneway" : "call-write-only");
+  }
+  bt_signal(S2.c2p[1]);
+  bt_wr(&b, NULL, 1, "wait-reply");
+}
+
+static void on_server(void* arg) {
+  (void)arg;
+  struct bt b;
+  bt_wait(S.p2c[0]);
+  bt_open(&b, "server");
+  static uint8_t data[48];
+  static binder_size_t offs[2] = {0, 24};
+  put_binder(data, 0, BINDER_TYPE_BINDER, 0x1000, 0x1001, 0x7f);
+  put_binder(data, 24, BINDER_TYPE_BINDER, 0x2000, 0x2001, 0x7f);
+  struct wb w = {0};
+  wb_txn(&w, BC_TRANSACTION, 0, 1, 0, data, sizeof data, offs, 2);
+  bt_wr(&b, &w, 1, "register-X-Y");
+  struct wb d = {0};
+  wb_free(&d, b.last_buffer);
+  for (uint64_t p = 0x1000; p <= 0x2000; p += 0x1000) {
+    wb_ptr_cookie(&d, BC_INCREFS_DONE, p, p + 1);
+    wb_ptr_cookie(&d, BC_ACQUIRE_DONE, p, p + 1);
+  }
+  bt_wr(&b, &d, 0, "ack");
+  bt_signal(S.c2p[1]);
+  bt_wait(S.p2c[0]); /* the client sent everything */
+  bt_wr(&b, NULL, 1, "recv");
+  binder_uintptr_t first = b.last_buffer;
+  bt_log(&b, "target ptr=%#llx", (unsigned long long)b.last_txn.target.ptr);
+  bt_wr(&b, NULL, 1, "recv-holding-first");
+  bt_log(&b, "target ptr=%#llx", (unsigned long long)b.last_txn.target.ptr);
+  binder_uintptr_t second = b.last_buffer;
+  bt_wr(&b, NULL, 1, "recv-holding-first");
+  bt_log(&b, "target ptr=%#llx", (unsigned long long)b.last_txn.target.ptr);
+  reply_and_complete(&b, "reply");
+  read_nonblock(&b, "held-back");
+  struct wb f = {0};
+  wb_free(&f, first);
+  wb_free(&f, second);
+  bt_wr(&b, &f, 1, "free-first-two");
+  bt_log(&b, "target ptr=%#llx", (unsigned long long)b.last_txn.target.ptr);
+  struct wb f2 = {0};
+  wb_free(&f2, b.last_buffer);
+  bt_wr(&b, &f2, 0, "free");
+  read_nonblock(&b, "nothing-pending");
+  bt_signal(S.c2p[1]);
+  bt_wait(S.p2c[0]);
+}
+
+static int s_oneway_nodes(void) {
+  struct bt b;
+  bt_sync_init(&S);
+  bt_sync_init(&S2);
+  pid_t cl = fork_role("client", on_client, NULL);
+  pid_t sv = fork_role("server", on_server, NULL);
+  bt_open(&b, "mgr");
+  become_mgr(&b, 0);
+  bt_signal(S.p2c[1]);
+  bt_wr(&b, NULL, 1, "recv-register");
+  struct wb k = {0};
+  handle_cmd(&k, BC_ACQUIRE, 1);
+  handle_cmd(&k, BC_ACQUIRE, 2);
+  wb_free(&k, b.last_buffer);
+  wb_txn(&k, BC_REPLY, 0, 0, 0, "ok\0\0", 4, NULL, 0);
+  bt_wr(&b, &k, 1, "keep-and-reply");
+  bt_wait(S.c2p[0]);
+  bt_signal(S2.p2c[1]);
+  bt_wr(&b, NULL, 1, "recv-lookup");
+  static uint8_t rd[48];
+  static binder_size_t roffs[2] = {0, 24};
+  put_handle(rd, 0, BINDER_TYPE_HANDLE, 1);
+  put_handle(rd, 24, BINDER_TYPE_HANDLE, 2);
+  struct wb r = {0};
+  wb_free(&r, b.last_buffer);
+  wb_txn(&r, BC_REPLY, 0, 0, 0, rd, sizeof rd, roffs, 2);
+  bt_wr(&b, &r, 1, "reply-handles");
+  bt_wait(S2.c2p[0]);
+  bt_signal(S.p2c[1]);
+  int rc = wait_child(cl);
+  bt_wait(S.c2p[0]);
+  bt_signal(S.p2c[1]);
+  return wait_child(sv) | rc;
+}
+
+/* ================================================================== ack_mismatch */
+static void am_client(void* arg) {
+  (void)arg;
+  struct bt b;
+  bt_wait(S.p2c[0]);
+  bt_open(&b, "client");
+  static uint8_t data[24];
+  static binder_size_t offs[1] = {0};
+  put_binder(data, 0, BINDER_TYPE_BINDER, NODE_PTR, NODE_COOKIE, 0x7f);
+  struct wb w = {0};
+  wb_txn(&w, BC_TRANSACTION, 0, 1, 0, data, sizeof data, offs, 1);
+  bt_wr(&b, &w, 1, "send-node");
+  struct wb d = {0};
+  wb_free(&d, b.last_buffer);
+  wb_ptr_cookie(&d, BC_INCREFS_DONE, NODE_PTR, 0xbad);
+  wb_ptr_cookie(&d, BC_ACQUIRE_DONE, NODE_PTR, 0xbad);
+  bt_wr(&b, &d, 0, "ack-wrong-cookie");
+  bt_signal(S.c2p[1]);
+  bt_wait(S.p2c[0]); /* the manager dropped its ref */
+  read_nonblock(&b, "after-drop");
+  node_debug_walk(&b, "nodes");
+  struct wb a = {0};
+  wb_ptr_cookie(&a, BC_INCREFS_DONE, NODE_PTR, NODE_COOKIE);
+  wb_ptr_cookie(&a, BC_ACQUIRE_DONE, NODE_PTR, NODE_COOKIE);
+  bt_wr(&b, &a, 1, "ack-right-cookie");
+  node_debug_walk(&b, "nodes");
+}
+
+static int s_ack_mismatch(void) {
+  struct bt b;
+  bt_sync_init(&S);
+  pid_t c = fork_role("client", am_client, NULL);
+  bt_open(&b, "mgr");
+  become_mgr(&b, 0);
+  bt_signal(S.p2c[1]);
+  bt_wr(&b, NULL, 1, "recv");
+  struct wb w = {0};
+  handle_cmd(&w, BC_ACQUIRE, 1);
+  wb_free(&w, b.last_buffer);
+  wb_txn(&w, BC_REPLY, 0, 0, 0, "ok\0\0", 4, NULL, 0);
+  bt_wr(&b, &w, 1, "keep-and-reply");
+  bt_wait(S.c2p[0]);
+  struct wb r = {0};
+  handle_cmd(&r, BC_RELEASE, 1);
+  bt_wr(&b, &r, 0, "release");
+  bt_signal(S.p2c[1]);
+  return wait_child(c);
+}
+
+/* ================================================================== caller_thread_exit */
+static void cte_client(void* arg) {
+  (void)arg;
+  struct bt b;
+  bt_wait(S.p2c[0]);
+  bt_open(&b, "client");
+  struct wb w = {0};
+  wb_txn(&w, BC_TRANSACTION, 0, 1, 0, "call", 4, NULL, 0);
+  bt_wr(&b, &w, 0, "call-write-only");
+  int zero = 0;
+  bt_result(&b, "thread-exit-while-waiting", ioctl(b.fd, BINDER_THREAD_EXIT, &zero));
+  bt_signal(S.c2p[1]);
+  bt_wait(S.p2c[0]); /* the manager replied */
+  read_nonblock(&b, "new-thread-first-read");
+  read_nonblock(&b, "no-reply");
+  call_plain(&b, 0, 2, 0, "call-again");
+}
+
+static int s_caller_thread_exit(void) {
+  struct bt b;
+  bt_sync_init(&S);
+  pid_t c = fork_role("client", cte_client, NULL);
+  bt_open(&b, "mgr");
+  become_mgr(&b, 0);
+  bt_signal(S.p2c[1]);
+  bt_wait(S.c2p[0]);
+  bt_wr(&b, NULL, 1, "recv");
+  reply_and_complete(&b, "reply-to-exited-thread");
+  bt_extended_error(&b, "replier");
+  bt_signal(S.p2c[1]);
+  serve_one(&b, "recv", "ok\0\0", 4);
+  return wait_child(c);
+}
+
 /* ------------------------------------------------------------------ main */
 static const struct {
   const char* name;
@@ -2327,6 +2560,10 @@ static const struct {
     {"clear_buf", s_clear_buf},
     {"node_info_errors", s_node_info_errors},
     {"freeze", s_freeze},
+    {"unmapped_target", s_unmapped_target},
+    {"oneway_nodes", s_oneway_nodes},
+    {"ack_mismatch", s_ack_mismatch},
+    {"caller_thread_exit", s_caller_thread_exit},
 };
 
 int main(int argc, char** argv) {
