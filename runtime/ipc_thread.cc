@@ -85,7 +85,10 @@ IpcThread::IpcThread(ProcessState& state) : state_(state), state_weak_(state.wea
 
 IpcThread::~IpcThread() {
   std::shared_ptr<ProcessState> state = state_weak_.lock();
-  if (state == nullptr) {
+  // At thread exit this runs among the thread_local destructors; the binderd client library's
+  // per-thread connection may already be gone (and its closing already told binderd the thread
+  // exited), so only the kernel backend is called here.
+  if (state == nullptr || state->device().backend() != Backend::kKernel) {
     return;
   }
   (void)flush();

@@ -30,8 +30,9 @@ class ProcessState;
 class IpcThread {
  public:
   explicit IpcThread(ProcessState& state);
-  // Flushes queued commands and tells the driver the thread is gone (BINDER_THREAD_EXIT) if the
-  // ProcessState still exists.
+  // Kernel backend: flushes queued commands and tells the driver the thread is gone
+  // (BINDER_THREAD_EXIT) if the ProcessState still exists. binderd learns it from the thread's
+  // connection closing.
   ~IpcThread();
   IpcThread(const IpcThread&) = delete;
   IpcThread& operator=(const IpcThread&) = delete;
