@@ -77,11 +77,11 @@ struct FdInstall {
   uint64_t area_offset = 0;
 };
 
-struct IoctlResult {
+struct [[nodiscard]] IoctlResult {
   int error = 0;  // 0 or a positive errno; on 0 copy `arg` back for _IOC_READ ioctls.
 };
 
-struct WriteReadResult {
+struct [[nodiscard]] WriteReadResult {
   enum class Kind : uint8_t {
     // The ioctl finished: return `error` (0 or a positive errno). bwr (write_consumed,
     // read_consumed) is updated and must be copied back to the client also when error != 0; the
@@ -119,7 +119,7 @@ class Driver {
   // unmapArea/releaseProcess returns); `user_base` is where the client mapped it (read-only).
   // Only the first 4 MiB are used. Returns 0 or errno: EBUSY on a second mmap, EINVAL for an empty
   // area or user_base 0, ESRCH for an unknown process.
-  int mmapArea(ProcId proc, std::span<uint8_t> daemon_view, uint64_t user_base);
+  [[nodiscard]] int mmapArea(ProcId proc, std::span<uint8_t> daemon_view, uint64_t user_base);
   // munmap() of the area: later transactions to the process fail with BR_DEAD_REPLY (ESRCH).
   void unmapArea(ProcId proc);
 
