@@ -263,6 +263,7 @@ int nb_binder_open(const char* device_path_or_name, int flags) {
   if (device_path_or_name == nullptr) {
     return fail(EFAULT);
   }
+  installForkHandler();
   auto file = std::make_shared<File>();
   file->id = nextFileId();
   file->socket_path = resolveSocketPath(device_path_or_name);

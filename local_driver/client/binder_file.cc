@@ -1,5 +1,7 @@
 #include "local_driver/client/binder_file.h"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <unordered_map>
@@ -56,7 +58,39 @@ bool overlaps(const File& f, uint64_t start, uint64_t len) {
   return start < f.map_addr + f.map_len && f.map_addr < start + len;
 }
 
+// fork(): the child gets copies of every hidden socket. Its copies must not keep the parent's
+// process alive in binderd (the parent's close + munmap must release it, as the kernel does: the
+// child has no mapping, VM_DONTCOPY), so the child closes them. The table lock is held across
+// fork so the child finds the tables consistent.
+void forkPrepare() { tableMutex().lock(); }
+void forkParent() { tableMutex().unlock(); }
+void forkChild() {
+  auto retire = [](File& f) {
+    if (f.control_fd >= 0) {
+      sysClose(f.control_fd);
+      f.control_fd = -1;
+    }
+    for (auto& conn : f.thread_conns) {
+      conn->close();
+    }
+  };
+  for (auto& [fd, file] : fdTable()) {
+    retire(*file);
+  }
+  for (auto& file : mappedFiles()) {
+    retire(*file);
+  }
+  mappedFiles().clear();  // MADV_DONTFORK: the child has no area
+  g_mapped_count.store(0);
+  tableMutex().unlock();
+}
+
 }  // namespace
+
+void installForkHandler() {
+  static std::once_flag once;
+  std::call_once(once, [] { ::pthread_atfork(forkPrepare, forkParent, forkChild); });
+}
 
 uint64_t nextFileId() { return g_next_file_id.fetch_add(1); }
 

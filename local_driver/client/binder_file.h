@@ -96,6 +96,8 @@ using FilePtr = std::shared_ptr<File>;
 
 inline constexpr int kMaxTrackedFd = 1 << 16;
 
+// Registers the fork handlers (once): a forked child closes its copies of the hidden sockets.
+void installForkHandler();
 // A new File id (never reused).
 uint64_t nextFileId();
 // Address of a static 8-byte value for the daemon's memory probe, and that value.
