@@ -223,12 +223,11 @@ void ProcessState::forgetProxy(uint32_t handle, uint64_t death_cookie, const Pro
   (void)writeCommands(release_commands);
   death_cookies_.erase(death_cookie);
   auto it = proxies_.find(handle);
-  // Only erase our own slot: a newer proxy may already own the handle.
-  if (it != proxies_.end()) {
-    auto current = it->second.lock();
-    if (current == nullptr || current.get() == proxy) {
-      proxies_.erase(it);
-    }
+  // Only erase a dead slot (ours: `proxy` is being destroyed): a newer live proxy may already
+  // own the handle. No lock() here: it could make this scope drop a last reference under mu_.
+  (void)proxy;
+  if (it != proxies_.end() && it->second.expired()) {
+    proxies_.erase(it);
   }
 }
 

@@ -68,6 +68,20 @@ absl::Status EchoService::onTransact(uint32_t code, codec::ParcelReader& data,
       reply->writeInt32(*a + *b);
       return absl::OkStatus();
     }
+    case kMakeObject: {
+      auto object = std::make_shared<TidCallback>();
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        made_ = object;
+      }
+      writeBinder(*reply, object);
+      return absl::OkStatus();
+    }
+    case kObjectAlive: {
+      std::lock_guard<std::mutex> lock(mu_);
+      reply->writeBool(!made_.expired());
+      return absl::OkStatus();
+    }
     default:
       return absl::UnimplementedError("unknown echo code");
   }

@@ -21,6 +21,8 @@ enum EchoCode : uint32_t {
   kMakeFd = 6,        // → fd with "from service"
   kGetCaller = 7,     // → int32 pid, int32 uid
   kAdd = 8,           // int32 a, int32 b → int32 a + b (after a short sleep)
+  kMakeObject = 9,    // → a new binder (a TidCallback) the service keeps only a weak_ptr to
+  kObjectAlive = 10,  // → bool: that object still exists
 };
 
 class EchoService final : public LocalBinder {
@@ -39,8 +41,9 @@ class EchoService final : public LocalBinder {
 
   const std::shared_ptr<ProcessState> state_;
   std::mutex mu_;
-  std::vector<int32_t> recorded_;  // guarded by mu_
-  std::vector<int> sent_fds_;      // guarded by mu_; closed at destruction
+  std::vector<int32_t> recorded_;    // guarded by mu_
+  std::vector<int> sent_fds_;        // guarded by mu_; closed at destruction
+  std::weak_ptr<LocalBinder> made_;  // guarded by mu_
 };
 
 // A callback object (code 1: int32 v → v + 1) that records the thread it ran on.

@@ -25,7 +25,7 @@ int64_t nowMs() {
       .count();
 }
 
-bool connectable(const std::string& path) {
+[[maybe_unused]] bool connectable(const std::string& path) {
   int fd = ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
   if (fd < 0) {
     return false;

@@ -359,6 +359,49 @@ TEST_F(RuntimeIntegrationTest, EightConcurrentClientThreads) {
             0);
 }
 
+// The owner keeps a local object alive exactly while another process holds a proxy: BR_INCREFS/
+// BR_ACQUIRE when the reference is transferred, BR_RELEASE/BR_DECREFS when the proxy goes.
+TEST_F(RuntimeIntegrationTest, LocalObjectLivesWhileARemoteProxyExists) {
+  startService();
+  EXPECT_EQ(runClient([] {
+              auto client = connect();
+              ROLE_CHECK_OK(client);
+              auto alive = [&]() -> absl::StatusOr<bool> {
+                auto reply = client->echo->transact(kObjectAlive, codec::ParcelWriter());
+                if (!reply.ok()) {
+                  return reply.status();
+                }
+                codec::ParcelReader reader = reply->reader();
+                return reader.readBool();
+              };
+              {
+                auto made = client->echo->transact(kMakeObject, codec::ParcelWriter());
+                ROLE_CHECK_OK(made);
+                codec::ParcelReader reader = made->reader();
+                auto object = readBinder(reader, *client->state);
+                ROLE_CHECK_OK(object);
+                made->release();  // the proxy's own references keep the node now
+                ROLE_CHECK(*object != nullptr && (*object)->asProxy() != nullptr);
+                ROLE_CHECK((*object)->ping().ok());
+                auto is_alive = alive();
+                ROLE_CHECK_OK(is_alive);
+                ROLE_CHECK(*is_alive);
+              }  // last proxy dropped: BC_RELEASE + BC_DECREFS
+              bool gone = false;
+              for (int tries = 0; tries < 500 && !gone; ++tries) {
+                auto is_alive = alive();
+                ROLE_CHECK_OK(is_alive);
+                gone = !*is_alive;
+                if (!gone) {
+                  std::this_thread::sleep_for(milliseconds(10));
+                }
+              }
+              ROLE_CHECK(gone);
+              return 0;
+            }),
+            0);
+}
+
 TEST_F(RuntimeIntegrationTest, ServiceDrivenByAnExternalPollLoop) {
   startService("echo", /*polled=*/true);
   EXPECT_EQ(runClient([] {
