@@ -38,10 +38,10 @@ absl::Status becomeManagerWithRetry(ProcessState& state, std::shared_ptr<LocalBi
   return status;
 }
 
-int runRegistry(Pipe& ready, Pipe& quit) {
+int runRegistry(Pipe& ready, Pipe& quit, ServiceManagerLayout layout) {
   auto state = ProcessState::open(ProcessOptions{});
   ROLE_CHECK_OK(state);
-  auto registry = std::make_shared<TestServiceManager>(*state);
+  auto registry = std::make_shared<TestServiceManager>(*state, layout);
   ROLE_CHECK(becomeManagerWithRetry(**state, registry).ok());
   (*state)->startThreadPool();
   ready.send(::getpid());
@@ -66,13 +66,14 @@ int servePolled(ProcessState& state, Pipe& quit) {
   }
 }
 
-int runService(Pipe& ready, Pipe& quit, const std::string& name, bool polled) {
+int runService(Pipe& ready, Pipe& quit, const std::string& name, bool polled,
+               ServiceManagerLayout layout) {
   ProcessOptions options;
   options.max_threads = polled ? 0 : kDefaultMaxThreads;
   auto state = ProcessState::open(options);
   ROLE_CHECK_OK(state);
   auto service = std::make_shared<EchoService>(*state);
-  ServiceManager sm(*state);
+  ServiceManager sm(*state, layout);
   if (!polled) {
     (*state)->startThreadPool();
   }
@@ -91,7 +92,8 @@ struct Client {
   std::shared_ptr<IBinder> echo;
 };
 
-absl::StatusOr<Client> connect(const std::string& name = "echo", bool pool = false) {
+absl::StatusOr<Client> connect(const std::string& name = "echo", bool pool = false,
+                               ServiceManagerLayout layout = kNewestServiceManagerLayout) {
   auto state = ProcessState::open(ProcessOptions{});
   if (!state.ok()) {
     return state.status();
@@ -99,7 +101,7 @@ absl::StatusOr<Client> connect(const std::string& name = "echo", bool pool = fal
   if (pool) {
     (*state)->startThreadPool();
   }
-  ServiceManager sm(*state);
+  ServiceManager sm(*state, layout);
   auto echo = sm.waitForService(name, milliseconds(10000));
   if (!echo.ok()) {
     return echo.status();
@@ -126,7 +128,8 @@ class RuntimeIntegrationTest : public ::testing::Test {
     if (!why.empty()) {
       GTEST_SKIP() << why;
     }
-    registry_ = spawnRole([this] { return runRegistry(registry_ready_, registry_quit_); });
+    registry_ =
+        spawnRole([this] { return runRegistry(registry_ready_, registry_quit_, layout()); });
     int64_t pid = 0;
     ASSERT_TRUE(registry_ready_.recv(&pid, 20000)) << "context manager did not start";
   }
@@ -143,8 +146,9 @@ class RuntimeIntegrationTest : public ::testing::Test {
   }
 
   void startService(const std::string& name = "echo", bool polled = false) {
-    service_ = spawnRole(
-        [this, name, polled] { return runService(service_ready_, service_quit_, name, polled); });
+    service_ = spawnRole([this, name, polled] {
+      return runService(service_ready_, service_quit_, name, polled, layout());
+    });
     int64_t pid = 0;
     ASSERT_TRUE(service_ready_.recv(&pid, 20000)) << "service did not register";
   }
@@ -154,6 +158,9 @@ class RuntimeIntegrationTest : public ::testing::Test {
     EXPECT_EQ(waitRole(service_, 10000), 0);
     service_ = -1;
   }
+
+  // The IServiceManager release the registry, the service and the clients speak.
+  virtual ServiceManagerLayout layout() const { return kNewestServiceManagerLayout; }
 
   // Runs `body` as a client process; its exit code.
   int runClient(const std::function<int()>& body, int timeout_ms = 60000) {
@@ -446,6 +453,42 @@ TEST_F(RuntimeIntegrationTest, WaitForServiceIsNotifiedOfALateRegistration) {
   startService("late");
   EXPECT_EQ(waitRole(client, 40000), 0);
 }
+
+// The same registration and lookup in the codes of older releases (the registry and the client
+// agree on the layout; service_manager_codes.h).
+class OlderLayoutTest : public RuntimeIntegrationTest,
+                        public ::testing::WithParamInterface<ServiceManagerLayout> {
+ protected:
+  ServiceManagerLayout layout() const override { return GetParam(); }
+};
+
+TEST_P(OlderLayoutTest, RegisterListAndCall) {
+  startService();
+  const ServiceManagerLayout layout = GetParam();
+  EXPECT_EQ(runClient([layout] {
+              auto client = connect("echo", /*pool=*/true, layout);
+              ROLE_CHECK_OK(client);
+              ROLE_CHECK(client->echo->ping().ok());
+              ServiceManager sm(client->state, layout);
+              auto names = sm.listServices();
+              ROLE_CHECK_OK(names);
+              ROLE_CHECK(names->size() == 1 && names->front() == "echo");
+              auto missing = sm.getService("missing");
+              ROLE_CHECK_OK(missing);
+              ROLE_CHECK(*missing == nullptr);
+              return 0;
+            }),
+            0);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Releases, OlderLayoutTest,
+    ::testing::Values(ServiceManagerLayout::kAndroid11, ServiceManagerLayout::kAndroid12,
+                      ServiceManagerLayout::kAndroid13, ServiceManagerLayout::kAndroid14,
+                      ServiceManagerLayout::kAndroid15),
+    [](const auto& param_info) {
+      return "Android" + std::string(serviceManagerLayoutName(param_info.param));
+    });
 
 }  // namespace
 }  // namespace nb::runtime::testing
