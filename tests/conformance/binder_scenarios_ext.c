@@ -38,17 +38,29 @@ static int wait_child(pid_t pid) {
   return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
-static void become_mgr(struct bt* b, uint32_t flags) {
-  if (flags == 0) {
-    int zero = 0;
-    if (ioctl(b->fd, BINDER_SET_CONTEXT_MGR, &zero) < 0) bt_die(b, "SET_CONTEXT_MGR");
-  } else {
-    struct flat_binder_object o;
-    memset(&o, 0, sizeof o);
-    o.hdr.type = BINDER_TYPE_BINDER;
-    o.flags = flags;
-    if (ioctl(b->fd, BINDER_SET_CONTEXT_MGR_EXT, &o) < 0) bt_die(b, "SET_CONTEXT_MGR_EXT");
+/* SET_CONTEXT_MGR(_EXT) as a fact that must hold. The manager of the previous scenario run is
+ * released by the kernel asynchronously after that process exited, so EBUSY is retried for a
+ * while before it counts as a failure. */
+static int set_mgr_retry(struct bt* b, uint32_t flags) {
+  for (int i = 0;; i++) {
+    int r;
+    if (flags == 0) {
+      int zero = 0;
+      r = ioctl(b->fd, BINDER_SET_CONTEXT_MGR, &zero);
+    } else {
+      struct flat_binder_object o;
+      memset(&o, 0, sizeof o);
+      o.hdr.type = BINDER_TYPE_BINDER;
+      o.flags = flags;
+      r = ioctl(b->fd, BINDER_SET_CONTEXT_MGR_EXT, &o);
+    }
+    if (r == 0 || errno != EBUSY || i >= 300) return r;
+    usleep(10000);
   }
+}
+
+static void become_mgr(struct bt* b, uint32_t flags) {
+  if (set_mgr_retry(b, flags) < 0) bt_die(b, flags ? "SET_CONTEXT_MGR_EXT" : "SET_CONTEXT_MGR");
 }
 
 static void put_binder(uint8_t* data, size_t off, uint32_t type, uint64_t ptr, uint64_t cookie,
@@ -316,7 +328,7 @@ static int s_ioctl_basics(void) {
   bt_result(&b, "second-mmap", m2 == MAP_FAILED ? -1 : 0);
   bt_result(&b, "mprotect-write", mprotect(m, 4096, PROT_READ | PROT_WRITE));
   int zero = 0;
-  bt_result(&b, "set-context-mgr", ioctl(b.fd, BINDER_SET_CONTEXT_MGR, &zero));
+  bt_result(&b, "set-context-mgr", set_mgr_retry(&b, 0));
   bt_result(&b, "set-context-mgr-again", ioctl(b.fd, BINDER_SET_CONTEXT_MGR, &zero));
   node_debug_walk(&b, "mgr-nodes"); /* the manager's node has ptr 0: never listed */
   read_nonblock(&b, "read-idle");
@@ -2124,6 +2136,7 @@ static void cb_client(void* arg) {
   bt_wait(S.p2c[0]);
   bt_open(&b, "client");
   call_plain(&b, 0, 1, TF_CLEAR_BUF, "call-clear-buf");
+  bt_wait(S.p2c[0]); /* the manager looked at the freed buffer (the next call may reuse it) */
   /* the reply buffer of a call whose reply asked for clearing */
   struct wb w = {0};
   wb_txn(&w, BC_TRANSACTION, 0, 2, 0, "call", 4, NULL, 0);
@@ -2150,6 +2163,7 @@ static int s_clear_buf(void) {
     wb_txn(&w, BC_REPLY, 0, 0, i == 1 ? TF_CLEAR_BUF : 0, "rply", 4, NULL, 0);
     bt_wr(&b, &w, 1, "free-and-reply");
     bt_log(&b, "call buffer after free: %02x%02x%02x%02x", p[0], p[1], p[2], p[3]);
+    if (i == 0) bt_signal(S.p2c[1]);
   }
   return wait_child(c);
 }
@@ -2523,6 +2537,133 @@ static int s_caller_thread_exit(void) {
   return wait_child(c);
 }
 
+static void fz_server_update(void* arg) {
+  (void)arg;
+  struct bt b;
+  bt_wait(S.p2c[0]);
+  bt_open(&b, "server");
+  static uint8_t data[24];
+  static binder_size_t offs[1] = {0};
+  put_binder(data, 0, BINDER_TYPE_BINDER, NODE_PTR, NODE_COOKIE, 0x7f);
+  struct wb w = {0};
+  wb_txn(&w, BC_TRANSACTION, 0, 1, 0, data, sizeof data, offs, 1);
+  bt_wr(&b, &w, 1, "register");
+  struct wb d = {0};
+  wb_free(&d, b.last_buffer);
+  wb_ptr_cookie(&d, BC_INCREFS_DONE, NODE_PTR, NODE_COOKIE);
+  wb_ptr_cookie(&d, BC_ACQUIRE_DONE, NODE_PTR, NODE_COOKIE);
+  bt_wr(&b, &d, 0, "ack");
+  bt_signal(S.c2p[1]);
+  bt_wait(S.p2c[0]); /* the manager sent its one-ways and thawed us */
+  for (int i = 0; i < 8; i++) {
+    struct wb f = {0};
+    if (i) wb_free(&f, b.last_buffer);
+    b.last_txn_valid = 0;
+    set_nonblock(&b, 1);
+    bt_wr(&b, &f, 1, "recv");
+    set_nonblock(&b, 0);
+    if (!b.last_txn_valid) break;
+  }
+  bt_signal(S.c2p[1]);
+  bt_wait(S.p2c[0]);
+}
+
+/* ================================================================== update_txn */
+/* TF_UPDATE_TXN: a one-way to a frozen process replaces an older one queued on the same node */
+static int s_update_txn(void) {
+  struct bt b;
+  bt_sync_init(&S);
+  pid_t s = fork_role("server", fz_server_update, NULL);
+  bt_open(&b, "mgr");
+  become_mgr(&b, 0);
+  bt_signal(S.p2c[1]);
+  bt_wr(&b, NULL, 1, "recv-register");
+  struct wb k = {0};
+  handle_cmd(&k, BC_ACQUIRE, 1);
+  wb_free(&k, b.last_buffer);
+  wb_txn(&k, BC_REPLY, 0, 0, 0, "ok\0\0", 4, NULL, 0);
+  bt_wr(&b, &k, 1, "keep-and-reply");
+  bt_wait(S.c2p[0]); /* the server is registered and not reading */
+  bt_result(&b, "freeze", do_freeze(&b, s, 1));
+  static const struct {
+    uint32_t code, flags;
+    const char* payload;
+  } sends[] = {
+      {5, TF_ONE_WAY | TF_UPDATE_TXN, "A\0\0\0"}, /* delivered to the process queue */
+      {5, TF_ONE_WAY | TF_UPDATE_TXN, "B\0\0\0"}, /* queued on the node behind A */
+      {6, TF_ONE_WAY | TF_UPDATE_TXN, "C\0\0\0"}, /* other code: queued */
+      {5, TF_ONE_WAY | TF_UPDATE_TXN, "D\0\0\0"}, /* replaces B */
+      {5, TF_ONE_WAY, "E\0\0\0"},                 /* no UPDATE flag: queued */
+  };
+  for (size_t i = 0; i < sizeof sends / sizeof sends[0]; i++) {
+    struct wb o = {0};
+    wb_txn(&o, BC_TRANSACTION, 1, sends[i].code, sends[i].flags, sends[i].payload, 4, NULL, 0);
+    bt_wr(&b, &o, 1, "oneway");
+  }
+  frozen_info(&b, s, "frozen");
+  bt_result(&b, "unfreeze", do_freeze(&b, s, 0));
+  bt_signal(S.p2c[1]);
+  bt_wait(S.c2p[0]);
+  bt_signal(S.p2c[1]);
+  return wait_child(s);
+}
+
+/* ================================================================== freeze_busy */
+static void fb_server(void* arg) {
+  (void)arg;
+  struct bt b;
+  bt_wait(S.p2c[0]);
+  bt_open(&b, "server");
+  static uint8_t data[24];
+  static binder_size_t offs[1] = {0};
+  put_binder(data, 0, BINDER_TYPE_BINDER, NODE_PTR, NODE_COOKIE, 0x7f);
+  struct wb w = {0};
+  wb_txn(&w, BC_TRANSACTION, 0, 1, 0, data, sizeof data, offs, 1);
+  bt_wr(&b, &w, 1, "register");
+  struct wb d = {0};
+  wb_free(&d, b.last_buffer);
+  wb_ptr_cookie(&d, BC_INCREFS_DONE, NODE_PTR, NODE_COOKIE);
+  wb_ptr_cookie(&d, BC_ACQUIRE_DONE, NODE_PTR, NODE_COOKIE);
+  bt_wr(&b, &d, 0, "ack");
+  bt_signal(S.c2p[1]);
+  bt_wr(&b, NULL, 1, "recv");
+  bt_signal(S.c2p[1]); /* holding the call */
+  bt_wait(S.p2c[0]);
+  reply_and_complete(&b, "reply");
+  bt_wait(S.p2c[0]);
+}
+
+static int s_freeze_busy(void) {
+  struct bt b;
+  bt_sync_init(&S);
+  pid_t s = fork_role("server", fb_server, NULL);
+  bt_open(&b, "mgr");
+  become_mgr(&b, 0);
+  bt_signal(S.p2c[1]);
+  bt_wr(&b, NULL, 1, "recv-register");
+  struct wb k = {0};
+  handle_cmd(&k, BC_ACQUIRE, 1);
+  wb_free(&k, b.last_buffer);
+  wb_txn(&k, BC_REPLY, 0, 0, 0, "ok\0\0", 4, NULL, 0);
+  bt_wr(&b, &k, 1, "keep-and-reply");
+  bt_wait(S.c2p[0]);
+  struct wb t = {0};
+  wb_txn(&t, BC_TRANSACTION, 1, 2, 0, "sync", 4, NULL, 0);
+  bt_wr(&b, &t, 0, "call-write-only");
+  bt_wait(S.c2p[0]); /* the server holds the call */
+  bt_result(&b, "freeze-while-busy", do_freeze(&b, s, 1));
+  frozen_info(&b, s, "after-failed-freeze");
+  bt_signal(S.p2c[1]);
+  bt_wr(&b, NULL, 1, "wait-reply");
+  struct wb f = {0};
+  wb_free(&f, b.last_buffer);
+  bt_wr(&b, &f, 0, "free");
+  bt_result(&b, "freeze-idle", do_freeze(&b, s, 1));
+  bt_result(&b, "unfreeze", do_freeze(&b, s, 0));
+  bt_signal(S.p2c[1]);
+  return wait_child(s);
+}
+
 /* ------------------------------------------------------------------ main */
 static const struct {
   const char* name;
@@ -2564,6 +2705,8 @@ static const struct {
     {"oneway_nodes", s_oneway_nodes},
     {"ack_mismatch", s_ack_mismatch},
     {"caller_thread_exit", s_caller_thread_exit},
+    {"update_txn", s_update_txn},
+    {"freeze_busy", s_freeze_busy},
 };
 
 int main(int argc, char** argv) {

@@ -27,11 +27,13 @@ bins="binder_scenarios binder_scenarios_ext"
 for b in $bins; do
   gcc -O1 -static -pthread -Wall -Wextra -Werror -o "$tmp/$b" "$here/$b.c"
 done
-# scenario names are unique across both binaries: each becomes expected/<name>.trace
+# scenario names are unique across both binaries: each becomes expected/<name>.trace. The pause
+# between scenarios lets the kernel finish releasing the previous run's processes (it does that
+# asynchronously), so that e.g. the previous context manager is gone before the next one registers.
 dups=$(for b in $bins; do "$tmp/$b" list; done | sort | uniq -d)
 [ -z "$dups" ] || { echo "scenario names defined twice: $dups" >&2; exit 2; }
 "$vm" -q --timeout 600 --add "$tmp/binder_scenarios" --add "$tmp/binder_scenarios_ext" --shell-cmd \
-  'for b in binder_scenarios binder_scenarios_ext; do for s in $(/opt/$b list); do echo "### $s"; /opt/$b $s; echo "### rc=$?"; done; done' \
+  'for b in binder_scenarios binder_scenarios_ext; do for s in $(/opt/$b list); do echo "### $s"; /opt/$b $s; echo "### rc=$?"; sleep 0.2; done; done' \
   > "$tmp/all.txt"
 mkdir -p "$out"
 awk -v out="$out" '
