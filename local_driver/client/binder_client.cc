@@ -116,6 +116,21 @@ struct PendingIoctl {
   }
 };
 
+// The kernel's read starts by writing BR_NOOP at the read position when nothing was consumed yet
+// (and fails with EFAULT if it cannot, after the write part). Probe the same way: with the same
+// BR_NOOP when read_consumed is 0, else by writing back what is there.
+bool readBufferWritable(const binder_write_read& bwr) {
+  const uint64_t at = bwr.read_buffer + bwr.read_consumed;
+  uint32_t word = BR_NOOP;
+  if (bwr.read_size - bwr.read_consumed < sizeof(word)) {
+    return true;  // too small for any return: the core reports it
+  }
+  if (bwr.read_consumed != 0 && !safeRead(at, &word, sizeof(word))) {
+    return false;
+  }
+  return safeWrite(at, &word, sizeof(word));
+}
+
 // Copies the argument (and a short write stream) in, as copy_from_user would.
 int prepareIoctl(int fd, uint32_t cmd, uint64_t arg, PendingIoctl& io) {
   const uint32_t size = _IOC_SIZE(cmd);
@@ -153,6 +168,10 @@ int prepareIoctl(int fd, uint32_t cmd, uint64_t arg, PendingIoctl& io) {
   if (bwr.read_size > bwr.read_consumed) {
     io.req.read_capacity = static_cast<uint32_t>(
         std::min<uint64_t>(bwr.read_size - bwr.read_consumed, wire::kMaxReadChunk));
+    if (!readBufferWritable(bwr)) {
+      io.req.flags |= wire::kIoctlReadFault;
+      io.req.read_capacity = 0;
+    }
   }
   return 0;
 }

@@ -158,6 +158,9 @@ struct PollRegister {
 
 inline constexpr uint32_t kIoctlNonblock = 1u << 0;     // the file is O_NONBLOCK now
 inline constexpr uint32_t kIoctlWriteInline = 1u << 1;  // write stream follows the arg
+// The read buffer is not writable (the client probed it as the kernel's first put_user would):
+// process the write part only, then fail the ioctl with EFAULT.
+inline constexpr uint32_t kIoctlReadFault = 1u << 2;
 
 // kIoctl: IoctlRequest, then `arg_size` bytes of the argument (binder_write_read for
 // BINDER_WRITE_READ), then for WRITE_READ with kIoctlWriteInline the write stream bytes

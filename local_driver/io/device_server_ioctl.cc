@@ -31,7 +31,7 @@ void DeviceServer::handleIoctl(Conn& conn, Message& msg) {
     return dropConn(conn);
   }
   std::memcpy(&req, msg.payload.data(), sizeof(req));
-  const uint32_t known = wire::kIoctlNonblock | wire::kIoctlWriteInline;
+  const uint32_t known = wire::kIoctlNonblock | wire::kIoctlWriteInline | wire::kIoctlReadFault;
   const size_t rest = msg.payload.size() - sizeof(req);
   if ((req.flags & ~known) != 0 || req.arg_size != _IOC_SIZE(req.cmd) ||
       req.arg_size > wire::kMaxIoctlArg || req.arg_size > rest ||
@@ -97,8 +97,9 @@ void DeviceServer::handleWriteRead(Conn& conn, const wire::IoctlRequest& req,
   const uint64_t capacity = std::min<uint64_t>(read_left, req.read_capacity);
   conn.client_read_size = bwr.read_size;
   conn.read_consumed_on_entry = bwr.read_consumed;
+  const bool read_fault = (req.flags & wire::kIoctlReadFault) != 0 && read_left > 0;
   if (read_left > 0) {
-    bwr.read_size = bwr.read_consumed + capacity;
+    bwr.read_size = bwr.read_consumed + (read_fault ? 0 : capacity);
   }
   conn.bwr = bwr;
   conn.read_out.assign(capacity, 0);
@@ -107,6 +108,9 @@ void DeviceServer::handleWriteRead(Conn& conn, const wire::IoctlRequest& req,
       driver_.writeRead(proc.id, conn.tid, conn.bwr, write_bytes, conn.read_out, conn.nonblock);
   proc.memory->setSnapshot(nullptr);
   conn.snapshot.clear();  // the write part is done: nothing reads client memory after it
+  if (read_fault && result.kind == WriteReadResult::Kind::kDone && result.error == 0) {
+    result.error = EFAULT;  // the read's first put_user failed in the client
+  }
   finishWriteRead(conn, std::move(result));
 }
 
