@@ -2664,6 +2664,223 @@ static int s_freeze_busy(void) {
   return wait_child(s);
 }
 
+/* ================================================================== reply_sg */
+static void rsg_client(void* arg) {
+  (void)arg;
+  struct bt b;
+  bt_wait(S.p2c[0]);
+  bt_open(&b, "client");
+  struct wb w = {0};
+  wb_txn(&w, BC_TRANSACTION, 0, 1, TF_ACCEPT_FDS, "sg?", 4, NULL, 0);
+  bt_wr(&b, &w, 1, "call");
+  if (b.last_txn_valid && b.last_txn.offsets_size == 3 * sizeof(binder_size_t)) {
+    const uint8_t* d = (const uint8_t*)(uintptr_t)b.last_txn.data.ptr.buffer;
+    struct binder_buffer_object pa, ch;
+    memcpy(&pa, d + 8, sizeof pa);
+    memcpy(&ch, d + 48, sizeof ch);
+    const struct sg_parent* p = (const void*)(uintptr_t)pa.buffer;
+    bt_log(&b, "parent.child_ptr fixed up: %d, child payload '%s'", p->child_ptr == ch.buffer,
+           (const char*)(uintptr_t)ch.buffer);
+    read_fd_text(&b, (int)(uint32_t)p->pad, "fda[0]");
+  }
+  struct wb f = {0};
+  wb_free(&f, b.last_buffer);
+  bt_wr(&b, &f, 0, "free");
+}
+
+static int s_reply_sg(void) {
+  struct bt b;
+  bt_sync_init(&S);
+  pid_t c = fork_role("client", rsg_client, NULL);
+  bt_open(&b, "mgr");
+  become_mgr(&b, 0);
+  bt_signal(S.p2c[1]);
+  bt_wr(&b, NULL, 1, "recv");
+  int pp[2];
+  if (pipe(pp)) abort();
+  if (write(pp[1], "sg-fd", 5) != 5) abort();
+  close(pp[1]);
+  static struct sg_parent parent;
+  static char child[16] = "reply-child";
+  parent.child_ptr = (binder_uintptr_t)(uintptr_t)child;
+  parent.pad = (uint64_t)(uint32_t)pp[0]; /* the fd array (one fd) lives in the pad word */
+  static uint8_t data[8 + 40 + 40 + 32];
+  struct binder_buffer_object a, ch;
+  memset(&a, 0, sizeof a);
+  a.hdr.type = BINDER_TYPE_PTR;
+  a.buffer = (binder_uintptr_t)(uintptr_t)&parent;
+  a.length = sizeof parent;
+  memcpy(data + 8, &a, sizeof a);
+  memset(&ch, 0, sizeof ch);
+  ch.hdr.type = BINDER_TYPE_PTR;
+  ch.flags = BINDER_BUFFER_FLAG_HAS_PARENT;
+  ch.buffer = (binder_uintptr_t)(uintptr_t)child;
+  ch.length = sizeof child;
+  ch.parent = 0;
+  ch.parent_offset = offsetof(struct sg_parent, child_ptr);
+  memcpy(data + 48, &ch, sizeof ch);
+  struct binder_fd_array_object fda;
+  memset(&fda, 0, sizeof fda);
+  fda.hdr.type = BINDER_TYPE_FDA;
+  fda.num_fds = 1;
+  fda.parent = 0;
+  fda.parent_offset = offsetof(struct sg_parent, pad);
+  memcpy(data + 88, &fda, sizeof fda);
+  static binder_size_t offs[3] = {8, 48, 88};
+  struct wb r = {0};
+  wb_free(&r, b.last_buffer);
+  wb_txn_sg(&r, BC_REPLY_SG, 0, 0, 0, data, sizeof data, offs, 3, sizeof parent + sizeof child);
+  bt_wr(&b, &r, 1, "reply-sg");
+  bt_extended_error(&b, "replier");
+  close(pp[0]);
+  return wait_child(c);
+}
+
+/* ================================================================== poll_states */
+static void ps_client(void* arg) {
+  (void)arg;
+  struct bt b;
+  bt_wait(S.p2c[0]);
+  bt_open(&b, "client");
+  print_poll(&b, "idle");
+  struct wb o = {0};
+  wb_txn(&o, BC_TRANSACTION, 0, 1, TF_ONE_WAY, "ow\0\0", 4, NULL, 0);
+  bt_wr(&b, &o, 0, "oneway-write-only");
+  print_poll(&b, "oneway-completion-queued");
+  bt_wr(&b, NULL, 1, "read");
+  print_poll(&b, "drained");
+  struct wb s = {0};
+  wb_txn(&s, BC_TRANSACTION, 0, 2, 0, "call", 4, NULL, 0);
+  bt_wr(&b, &s, 0, "call-write-only");
+  print_poll(&b, "sync-completion-deferred");
+  bt_signal(S.c2p[1]);
+  bt_wait(S.p2c[0]); /* the manager replied */
+  print_poll(&b, "reply-queued");
+  bt_wr(&b, NULL, 1, "read");
+  struct wb f = {0};
+  wb_free(&f, b.last_buffer);
+  bt_wr(&b, &f, 0, "free");
+  print_poll(&b, "drained");
+}
+
+static int s_poll_states(void) {
+  struct bt b;
+  bt_sync_init(&S);
+  pid_t c = fork_role("client", ps_client, NULL);
+  bt_open(&b, "mgr");
+  become_mgr(&b, 0);
+  bt_signal(S.p2c[1]);
+  serve_one(&b, "recv", NULL, 0);
+  bt_wait(S.c2p[0]);
+  serve_one(&b, "recv", "ok\0\0", 4);
+  bt_signal(S.p2c[1]);
+  return wait_child(c);
+}
+
+/* ================================================================== death_looper_routing */
+/* death work of a looper thread goes to that thread; BR_DEAD_BINDER goes to the process */
+static void* dlr_t2(void* arg) {
+  (void)arg;
+  struct bt t = g_srv;
+  t.role = "mgr-t2";
+  t.last_txn_valid = 0;
+  struct wb e = {0};
+  wb_u32(&e, BC_ENTER_LOOPER);
+  bt_wr(&t, &e, 1, "enter-looper"); /* first read of a new thread: returns at once */
+  bt_signal(T.c2p[1]);
+  bt_wr(&t, NULL, 1, "recv"); /* blocks until the client dies */
+  struct wb d = {0};
+  wb_u32(&d, BC_DEAD_BINDER_DONE);
+  wb_u64(&d, 0xa2);
+  wb_handle_cookie(&d, BC_CLEAR_DEATH_NOTIFICATION, 1, 0xa2);
+  bt_wr(&t, &d, 1, "done-and-clear");
+  bt_signal(T.c2p[1]);
+  return NULL;
+}
+
+static void dlr_client(void* arg) {
+  (void)arg;
+  struct bt b;
+  bt_wait(S.p2c[0]);
+  bt_open(&b, "client");
+  static uint8_t data[24];
+  static binder_size_t offs[1] = {0};
+  put_binder(data, 0, BINDER_TYPE_BINDER, NODE_PTR, NODE_COOKIE, 0x7f);
+  struct wb w = {0};
+  wb_txn(&w, BC_TRANSACTION, 0, 1, 0, data, sizeof data, offs, 1);
+  bt_wr(&b, &w, 1, "send-node");
+  struct wb d = {0};
+  wb_free(&d, b.last_buffer);
+  wb_ptr_cookie(&d, BC_INCREFS_DONE, NODE_PTR, NODE_COOKIE);
+  wb_ptr_cookie(&d, BC_ACQUIRE_DONE, NODE_PTR, NODE_COOKIE);
+  bt_wr(&b, &d, 0, "ack");
+  bt_wait(S.p2c[0]); /* exits */
+}
+
+static int s_death_looper_routing(void) {
+  bt_sync_init(&S);
+  bt_sync_init(&T);
+  pid_t c = fork_role("client", dlr_client, NULL);
+  struct bt* b = &g_srv;
+  bt_open(b, "mgr-t1");
+  become_mgr(b, 0);
+  bt_signal(S.p2c[1]);
+  struct wb e = {0};
+  wb_u32(&e, BC_ENTER_LOOPER);
+  bt_wr(b, &e, 1, "enter-looper-recv");
+  struct wb w = {0};
+  handle_cmd(&w, BC_ACQUIRE, 1);
+  wb_handle_cookie(&w, BC_REQUEST_DEATH_NOTIFICATION, 1, 0xa1);
+  wb_free(&w, b->last_buffer);
+  wb_txn(&w, BC_REPLY, 0, 0, 0, "ok\0\0", 4, NULL, 0);
+  bt_wr(b, &w, 1, "watch-and-reply");
+  pthread_t t2;
+  if (pthread_create(&t2, NULL, dlr_t2, NULL)) abort();
+  bt_wait(T.c2p[0]); /* t2 is a looper too, about to wait for process work */
+  struct wb cl = {0};
+  wb_handle_cookie(&cl, BC_CLEAR_DEATH_NOTIFICATION, 1, 0xa1);
+  bt_wr(b, &cl, 1, "clear"); /* to this looper thread, not to t2 */
+  struct wb r = {0};
+  wb_handle_cookie(&r, BC_REQUEST_DEATH_NOTIFICATION, 1, 0xa2);
+  bt_wr(b, &r, 0, "watch-again");
+  bt_signal(S.p2c[1]);
+  int rc = wait_child(c);
+  bt_wait(T.c2p[0]); /* t2 got the death and cleared */
+  pthread_join(t2, NULL);
+  struct wb r3 = {0};
+  wb_handle_cookie(&r3, BC_REQUEST_DEATH_NOTIFICATION, 1, 0xa3);
+  bt_wr(b, &r3, 1, "watch-dead-node");
+  return rc;
+}
+
+/* ================================================================== ioctl_null_args */
+static int s_ioctl_null_args(void) {
+  struct bt b;
+  bt_open(&b, "mgr");
+  bt_result(&b, "set-context-mgr-ext-null", ioctl(b.fd, BINDER_SET_CONTEXT_MGR_EXT, NULL));
+  bt_result(&b, "enable-oneway-spam-detection-null",
+            ioctl(b.fd, BINDER_ENABLE_ONEWAY_SPAM_DETECTION, NULL));
+  bt_result(&b, "get-extended-error-null", ioctl(b.fd, BINDER_GET_EXTENDED_ERROR, NULL));
+  bt_result(&b, "freeze-null", ioctl(b.fd, BINDER_FREEZE, NULL));
+  bt_result(&b, "get-frozen-info-null", ioctl(b.fd, BINDER_GET_FROZEN_INFO, NULL));
+  bt_result(&b, "thread-exit-null", ioctl(b.fd, BINDER_THREAD_EXIT, NULL));
+  bt_result(&b, "set-idle-priority", ioctl(b.fd, BINDER_SET_IDLE_PRIORITY, NULL));
+  struct flat_binder_object o;
+  memset(&o, 0, sizeof o);
+  o.hdr.type = BINDER_TYPE_HANDLE; /* the type is not checked */
+  o.binder = 0x4000;
+  o.cookie = 0x4001;
+  int r = -1;
+  for (int i = 0; i < 300; i++) {
+    r = ioctl(b.fd, BINDER_SET_CONTEXT_MGR_EXT, &o);
+    if (r == 0 || errno != EBUSY) break;
+    usleep(10000); /* the previous run's manager is still being released */
+  }
+  bt_result(&b, "set-context-mgr-ext-handle-type", r);
+  node_debug_walk(&b, "nodes"); /* the manager node has the object's ptr and cookie */
+  return 0;
+}
+
 /* ------------------------------------------------------------------ main */
 static const struct {
   const char* name;
@@ -2707,6 +2924,10 @@ static const struct {
     {"caller_thread_exit", s_caller_thread_exit},
     {"update_txn", s_update_txn},
     {"freeze_busy", s_freeze_busy},
+    {"reply_sg", s_reply_sg},
+    {"poll_states", s_poll_states},
+    {"death_looper_routing", s_death_looper_routing},
+    {"ioctl_null_args", s_ioctl_null_args},
 };
 
 int main(int argc, char** argv) {
