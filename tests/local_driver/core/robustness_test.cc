@@ -61,16 +61,21 @@ TEST_P(RobustnessTest, RandomStreamsLeaveNoState) {
     const int pi = static_cast<int>(pick(procs.size()));
     Client& c = procs[pi];
     const Tid tid = static_cast<Tid>(1 + pick(3));
+    Io io;
+    bool resumed = false;
     if (parked[{pi, tid}]) {
       if (pick(2) == 0) {
         drv_.cancelWait(c.id, tid);
         parked[{pi, tid}] = false;
+        continue;
       }
-      continue;
+      io = resume(c, tid, 256);  // possibly a spurious wake-up
+      parked[{pi, tid}] = false;
+      resumed = true;
     }
     Cmds cmds;
     const uint32_t h = pick(4);
-    switch (pick(10)) {
+    switch (resumed ? 99 : pick(12)) {
       case 0:
         cmds.cmd(BC_ENTER_LOOPER);
         break;
@@ -116,10 +121,21 @@ TEST_P(RobustnessTest, RandomStreamsLeaveNoState) {
       case 9:
         cmds.cmd(BC_TRANSACTION_SG, sgWithFds(c, h, pick(2) == 0));
         break;
+      case 10:
+        drv_.flush(c.id);
+        (void)drv_.pollReadable(c.id, tid);
+        continue;
+      case 11: {
+        binder_freeze_info fi{static_cast<uint32_t>(c.pid), pick(2), 0};
+        (void)ioctl(c, tid, BINDER_FREEZE, &fi);
+        continue;
+      }
       default:
         break;
     }
-    Io io = wr(c, tid, cmds, 256, /*nonblock=*/pick(3) == 0);
+    if (!resumed) {
+      io = wr(c, tid, cmds, 256, /*nonblock=*/pick(3) == 0);
+    }
     if (io.kind == K::kWouldBlock) {
       parked[{pi, tid}] = true;
     }
