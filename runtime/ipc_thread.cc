@@ -163,6 +163,7 @@ absl::Status IpcThread::flush() {
 template <typename T>
 absl::StatusOr<T> IpcThread::readPayload() {
   if (in_size_ - in_pos_ < sizeof(T)) {
+    in_pos_ = in_size_;  // drop the malformed rest of this read
     return absl::DataLossError("truncated binder return payload");
   }
   T value;
@@ -381,10 +382,10 @@ void IpcThread::joinLoop(bool is_main) {
   while (!state_.stopping()) {
     absl::StatusOr<uint32_t> cmd = nextCommand();
     if (!cmd.ok()) {
-      if (absl::IsInternal(cmd.status()) || absl::IsInvalidArgument(cmd.status())) {
-        break;  // the device is unusable (EBADF, ...)
+      if (absl::IsDataLoss(cmd.status())) {
+        continue;  // a malformed return was skipped
       }
-      continue;
+      break;  // the device is unusable (EBADF, binderd gone, ...)
     }
     (void)executeCommand(*cmd);
   }

@@ -77,6 +77,14 @@ absl::Status EchoService::onTransact(uint32_t code, codec::ParcelReader& data,
       writeBinder(*reply, object);
       return absl::OkStatus();
     }
+    case kReturnBinder: {
+      absl::StatusOr<std::shared_ptr<IBinder>> binder = readBinder(data, *state_);
+      if (!binder.ok()) {
+        return binder.status();
+      }
+      writeBinder(*reply, *binder);
+      return absl::OkStatus();
+    }
     case kObjectAlive: {
       std::lock_guard<std::mutex> lock(mu_);
       reply->writeBool(!made_.expired());

@@ -13,16 +13,17 @@ namespace nb::runtime::testing {
 
 inline constexpr char16_t kEchoDescriptor[] = u"nb.test.IEcho";
 enum EchoCode : uint32_t {
-  kEcho = 1,          // String16 → String16
-  kCallBack = 2,      // binder cb, int32 v → cb(code 1, v) → int32
-  kOnewayRecord = 3,  // one-way int32 seq
-  kGetRecorded = 4,   // → int32 count, bool in order
-  kReadFd = 5,        // fd → String8 content
-  kMakeFd = 6,        // → fd with "from service"
-  kGetCaller = 7,     // → int32 pid, int32 uid
-  kAdd = 8,           // int32 a, int32 b → int32 a + b (after a short sleep)
-  kMakeObject = 9,    // → a new binder (a TidCallback) the service keeps only a weak_ptr to
-  kObjectAlive = 10,  // → bool: that object still exists
+  kEcho = 1,           // String16 → String16
+  kCallBack = 2,       // binder cb, int32 v → cb(code 1, v) → int32
+  kOnewayRecord = 3,   // one-way int32 seq
+  kGetRecorded = 4,    // → int32 count, bool in order
+  kReadFd = 5,         // fd → String8 content
+  kMakeFd = 6,         // → fd with "from service"
+  kGetCaller = 7,      // → int32 pid, int32 uid
+  kAdd = 8,            // int32 a, int32 b → int32 a + b (after a short sleep)
+  kMakeObject = 9,     // → a new binder (a TidCallback) the service keeps only a weak_ptr to
+  kObjectAlive = 10,   // → bool: that object still exists
+  kReturnBinder = 11,  // binder → the same binder
 };
 
 class EchoService final : public LocalBinder {

@@ -221,6 +221,16 @@ TEST_F(RuntimeIntegrationTest, NestedCallbackRunsOnTheWaitingThread) {
               auto client = connect("echo", /*pool=*/true);
               ROLE_CHECK_OK(client);
               auto callback = std::make_shared<TidCallback>();
+              {  // our own object comes back as BINDER and resolves to the local object
+                codec::ParcelWriter request;
+                writeBinder(request, callback);
+                auto reply = client->echo->transact(kReturnBinder, request);
+                ROLE_CHECK_OK(reply);
+                codec::ParcelReader reader = reply->reader();
+                auto back = readBinder(reader, *client->state);
+                ROLE_CHECK_OK(back);
+                ROLE_CHECK(back->get() == callback.get());
+              }
               for (int i = 0; i < 3; ++i) {
                 codec::ParcelWriter request;
                 writeBinder(request, callback);
@@ -294,9 +304,14 @@ TEST_F(RuntimeIntegrationTest, DeathRecipientFiresWhenTheServiceIsKilled) {
     ROLE_CHECK(proxy != nullptr);
     ROLE_CHECK(proxy->linkToDeath(waiter).ok());
     ROLE_CHECK(absl::IsAlreadyExists(proxy->linkToDeath(waiter)));
+    auto unlinked = std::make_shared<DeathWaiter>();
+    ROLE_CHECK(proxy->linkToDeath(unlinked).ok());
+    ROLE_CHECK(proxy->unlinkToDeath(unlinked).ok());
+    ROLE_CHECK(absl::IsNotFound(proxy->unlinkToDeath(unlinked)));
     linked.send(1);
     ROLE_CHECK(waiter->wait(milliseconds(20000)));
     ROLE_CHECK(proxy->isDead());
+    ROLE_CHECK(!unlinked->wait(milliseconds(0)));
     auto after = c->echo->transact(kEcho, codec::ParcelWriter());
     ROLE_CHECK(isDeadObject(after.status()));
     return 0;
