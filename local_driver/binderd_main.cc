@@ -85,8 +85,14 @@ int main(int argc, char** argv) {
     }
     return io::runDump(dir, kind, devices, std::cout, std::cerr);
   }
+  const auto log_level = spdlog::level::from_str(level);
+  if (log_level == spdlog::level::off && level != "off") {
+    std::cerr << "binderd: unknown log level " << level << "\n";
+    usage(std::cerr);
+    return 2;
+  }
   auto logger = spdlog::stderr_color_mt("binderd");
   spdlog::set_default_logger(logger);
-  spdlog::set_level(spdlog::level::from_str(level));
+  spdlog::set_level(log_level);
   return io::runDaemon(io::DaemonOptions{dir, force_inline});
 }
