@@ -14,6 +14,7 @@
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/select.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -311,6 +312,29 @@ int ppoll(struct pollfd* fds, nfds_t nfds, const struct timespec* timeout,
   }
   NB_NEXT(ppoll);
   return real_ppoll(fds, nfds, timeout, sigmask);
+}
+
+// select/pselect: register the binder fds being waited for as readable.
+static void prepareSet(int nfds, fd_set* readfds) {
+  for (int fd = 0; readfds != nullptr && fd < nfds && fd < FD_SETSIZE; ++fd) {
+    if (FD_ISSET(fd, readfds) && nb_binder_is_binder_fd(fd)) {
+      nb_binder_poll_prepare(fd);
+    }
+  }
+}
+
+int select(int nfds, fd_set* readfds, fd_set* writefds, fd_set* exceptfds,
+           struct timeval* timeout) {
+  prepareSet(nfds, readfds);
+  NB_NEXT(select);
+  return real_select(nfds, readfds, writefds, exceptfds, timeout);
+}
+
+int pselect(int nfds, fd_set* readfds, fd_set* writefds, fd_set* exceptfds,
+            const struct timespec* timeout, const sigset_t* sigmask) {
+  prepareSet(nfds, readfds);
+  NB_NEXT(pselect);
+  return real_pselect(nfds, readfds, writefds, exceptfds, timeout, sigmask);
 }
 
 int epoll_ctl(int epfd, int op, int fd, struct epoll_event* event) {

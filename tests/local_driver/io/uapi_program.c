@@ -15,6 +15,7 @@
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/select.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -165,6 +166,12 @@ int main(void) {
   if (epoll_wait(ep, &got_ev, 1, 10000) != 1 || got_ev.data.fd != fd)
     FAIL(11, "epoll for the call");
   close(ep);
+  fd_set set;
+  FD_ZERO(&set);
+  FD_SET(fd, &set);
+  struct timeval tv = {10, 0};
+  if (select(fd + 1, &set, NULL, NULL, &tv) != 1 || !FD_ISSET(fd, &set))
+    FAIL(11, "select");
   struct pollfd pfd = {fd, POLLIN, 0};
   if (poll(&pfd, 1, 10000) != 1 || !(pfd.revents & POLLIN))
     FAIL(11, "poll for the call");
