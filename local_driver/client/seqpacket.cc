@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <memory>
 
 namespace nb::client {
 
@@ -74,9 +75,11 @@ int sendMessage(int sock, wire::Op op, int32_t error, std::span<const uint8_t> p
 }
 
 int recvMessage(int sock, Message& out, bool retry_eintr) {
-  out.payload.resize(wire::kMaxMessage);
+  // One scratch buffer per thread, allocated once: the payload is copied out at its real size
+  // (zero-filling kMaxMessage bytes per message would dominate small requests).
+  thread_local std::unique_ptr<uint8_t[]> scratch(new uint8_t[wire::kMaxMessage]);
   out.fds.clear();
-  iovec iov[2] = {{&out.header, sizeof(out.header)}, {out.payload.data(), out.payload.size()}};
+  iovec iov[2] = {{&out.header, sizeof(out.header)}, {scratch.get(), wire::kMaxMessage}};
   alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 253)];
   msghdr msg{};
   msg.msg_iov = iov;
@@ -113,7 +116,7 @@ int recvMessage(int sock, Message& out, bool retry_eintr) {
     out.closeFds();
     return EPROTO;
   }
-  out.payload.resize(out.header.payload_size);
+  out.payload.assign(scratch.get(), scratch.get() + out.header.payload_size);
   return 0;
 }
 
