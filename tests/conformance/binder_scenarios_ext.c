@@ -2881,6 +2881,94 @@ static int s_ioctl_null_args(void) {
   return 0;
 }
 
+/* ================================================================== death_two_nodes */
+/* a read stops after a BR_DEAD_BINDER: two deaths need two reads */
+static void dtn_client(void* arg) {
+  (void)arg;
+  struct bt b;
+  bt_wait(S.p2c[0]);
+  bt_open(&b, "client");
+  static uint8_t data[48];
+  static binder_size_t offs[2] = {0, 24};
+  put_binder(data, 0, BINDER_TYPE_BINDER, 0x1000, 0x1001, 0x7f);
+  put_binder(data, 24, BINDER_TYPE_BINDER, 0x2000, 0x2001, 0x7f);
+  struct wb w = {0};
+  wb_txn(&w, BC_TRANSACTION, 0, 1, 0, data, sizeof data, offs, 2);
+  bt_wr(&b, &w, 1, "send-binders");
+  struct wb d = {0};
+  wb_free(&d, b.last_buffer);
+  for (uint64_t p = 0x1000; p <= 0x2000; p += 0x1000) {
+    wb_ptr_cookie(&d, BC_INCREFS_DONE, p, p + 1);
+    wb_ptr_cookie(&d, BC_ACQUIRE_DONE, p, p + 1);
+  }
+  bt_wr(&b, &d, 0, "ack");
+  bt_signal(S.c2p[1]);
+  bt_wait(S.p2c[0]); /* exits */
+}
+
+static int s_death_two_nodes(void) {
+  struct bt b;
+  bt_sync_init(&S);
+  pid_t c = fork_role("client", dtn_client, NULL);
+  bt_open(&b, "mgr");
+  become_mgr(&b, 0);
+  bt_signal(S.p2c[1]);
+  bt_wr(&b, NULL, 1, "recv");
+  struct wb w = {0};
+  handle_cmd(&w, BC_ACQUIRE, 1);
+  handle_cmd(&w, BC_ACQUIRE, 2);
+  wb_handle_cookie(&w, BC_REQUEST_DEATH_NOTIFICATION, 1, 0xf1);
+  wb_handle_cookie(&w, BC_REQUEST_DEATH_NOTIFICATION, 2, 0xf2);
+  wb_free(&w, b.last_buffer);
+  wb_txn(&w, BC_REPLY, 0, 0, 0, "ok\0\0", 4, NULL, 0);
+  bt_wr(&b, &w, 1, "watch-and-reply");
+  bt_wait(S.c2p[0]);
+  bt_signal(S.p2c[1]);
+  int rc = wait_child(c);
+  bt_wr(&b, NULL, 1, "death-1");
+  bt_wr(&b, NULL, 1, "death-2");
+  struct wb d = {0};
+  wb_u32(&d, BC_DEAD_BINDER_DONE);
+  wb_u64(&d, 0xf1);
+  wb_u32(&d, BC_DEAD_BINDER_DONE);
+  wb_u64(&d, 0xf2);
+  wb_handle_cookie(&d, BC_CLEAR_DEATH_NOTIFICATION, 1, 0xf1);
+  wb_handle_cookie(&d, BC_CLEAR_DEATH_NOTIFICATION, 2, 0xf2);
+  bt_wr(&b, &d, 1, "done-and-clear");
+  read_nonblock(&b, "nothing-pending");
+  return rc;
+}
+
+/* ================================================================== oneway_binder */
+static void ob_client(void* arg) {
+  (void)arg;
+  struct bt b;
+  bt_wait(S.p2c[0]);
+  bt_open(&b, "client");
+  static uint8_t data[24];
+  static binder_size_t offs[1] = {0};
+  put_binder(data, 0, BINDER_TYPE_BINDER, NODE_PTR, NODE_COOKIE, 0x7f);
+  struct wb w = {0};
+  wb_txn(&w, BC_TRANSACTION, 0, 1, TF_ONE_WAY, data, sizeof data, offs, 1);
+  bt_wr(&b, &w, 1, "oneway-binder");
+  ack_node(&b, NODE_PTR, NODE_COOKIE, 1);
+  bt_signal(S.c2p[1]);
+  bt_wr(&b, NULL, 1, "after-receiver-freed");
+  node_debug_walk(&b, "nodes");
+}
+
+static int s_oneway_binder(void) {
+  struct bt b;
+  bt_sync_init(&S);
+  pid_t c = fork_role("client", ob_client, NULL);
+  bt_open(&b, "mgr");
+  become_mgr(&b, 0);
+  bt_signal(S.p2c[1]);
+  bt_wait(S.c2p[0]); /* the owner read and acked its node's references */
+  serve_one(&b, "recv", NULL, 0);
+  return wait_child(c);
+}
+
 /* ------------------------------------------------------------------ main */
 static const struct {
   const char* name;
@@ -2928,6 +3016,8 @@ static const struct {
     {"poll_states", s_poll_states},
     {"death_looper_routing", s_death_looper_routing},
     {"ioctl_null_args", s_ioctl_null_args},
+    {"death_two_nodes", s_death_two_nodes},
+    {"oneway_binder", s_oneway_binder},
 };
 
 int main(int argc, char** argv) {
