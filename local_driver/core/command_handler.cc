@@ -1,5 +1,6 @@
 // The write half of BINDER_WRITE_READ: parses the BC_* stream, one handleBcXxx per command
 // (kernel binder_thread_write; kernel-binder.md §3.1, §4).
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -8,39 +9,54 @@
 
 namespace nb::driver {
 
-// Bounds-checked reader over the bytes of one write buffer. Commands are packed with no alignment
-// (the kernel reads fields with get_user one by one).
+// Reader over one write buffer. Commands are packed with no alignment (the kernel reads fields
+// with get_user one by one). The kernel does not stop a command at write_size: a command or payload
+// crossing it is completed from the client's memory after the write buffer (and write_consumed may
+// then exceed write_size, tests/conformance rw_edges). binderd gets the write_size bytes inline;
+// the rest is read through ClientMemory, and a fault is EFAULT.
 class CommandCursor {
  public:
-  explicit CommandCursor(std::span<const uint8_t> bytes) : bytes_(bytes) {}
+  CommandCursor(std::span<const uint8_t> bytes, ClientMemory* memory, uint64_t base)
+      : bytes_(bytes), memory_(memory), base_(base) {}
   bool atEnd() const { return pos_ >= bytes_.size(); }
   size_t pos() const { return pos_; }
   template <typename T>
   bool read(T* out) {
-    if (bytes_.size() - pos_ < sizeof(T)) {
-      return false;
+    uint8_t tmp[sizeof(T)];
+    const size_t avail = pos_ < bytes_.size() ? std::min(sizeof(T), bytes_.size() - pos_) : 0;
+    if (avail > 0) {
+      // SAFETY: avail <= bytes_.size() - pos_.
+      std::memcpy(tmp, bytes_.data() + pos_, avail);
     }
-    // SAFETY: the size check above keeps the copy inside the write bytes.
-    std::memcpy(out, bytes_.data() + pos_, sizeof(T));
+    if (avail < sizeof(T)) {
+      const uint64_t offset = pos_ + avail;
+      if (memory_ == nullptr || base_ > UINT64_MAX - offset ||
+          !memory_->read(base_ + offset, std::span<uint8_t>(tmp + avail, sizeof(T) - avail))) {
+        return false;
+      }
+    }
+    std::memcpy(out, tmp, sizeof(T));
     pos_ += sizeof(T);
     return true;
   }
 
  private:
   std::span<const uint8_t> bytes_;
+  ClientMemory* memory_;
+  uint64_t base_;  // client address of bytes_[0]
   size_t pos_ = 0;
 };
 
 int Context::writeLoop(Process* proc, Thread* thread, binder_write_read& bwr,
                        std::span<const uint8_t> bytes) {
-  CommandCursor in(bytes);
+  CommandCursor in(bytes, proc->memory.get(), bwr.write_buffer + bwr.write_consumed);
   // Stops early while a return_error is pending: userspace must read it first (§3.1), and the
   // rest of the buffer stays unconsumed with the ioctl returning 0 (§17.15).
   while (!in.atEnd() && thread->return_error.cmd == BR_OK) {
     const size_t start = in.pos();
     uint32_t cmd = 0;
     if (!in.read(&cmd)) {
-      return EFAULT;  // a truncated command: its bytes are not in the write buffer
+      return EFAULT;  // the command's bytes are not readable
     }
     stats_.countBc(cmd);
     proc->stats.countBc(cmd);

@@ -40,13 +40,10 @@ WriteReadResult done(int error) { return {WriteReadResult::Kind::kDone, error, {
 
 }  // namespace
 
-// Security context delivered with BR_TRANSACTION_SEC_CTX. binderd runs without an LSM that could
-// label its clients. The 6.1 kernel without any LSM would fail such transactions (EOPNOTSUPP from
-// security_secid_to_secctx), which would make servicemanager (a TXN_SECURITY_CTX node) unusable;
-// the Debian 6.1 kernel the reference was observed on runs AppArmor, which labels every
-// unconfined process "unconfined". We deliver that label, NUL-terminated (SELinux-style length).
-Context::Context(std::string name, Effects& effects)
-    : name_(std::move(name)), effects_(effects), secctx_(std::string("unconfined") + '\0') {}
+Context::Context(std::string name, Effects& effects, DriverOptions options)
+    : name_(std::move(name)),
+      effects_(effects),
+      secctx_(options.security_context.empty() ? std::string() : options.security_context + '\0') {}
 
 Context::~Context() = default;
 

@@ -40,7 +40,7 @@ class CommandCursor;
 
 class Context {
  public:
-  Context(std::string name, Effects& effects);
+  Context(std::string name, Effects& effects, DriverOptions options);
   ~Context();
 
   // --- facade operations (driver.h) ---
@@ -222,7 +222,8 @@ class Context {
   std::vector<codec::WalkedObject> walked_;  // scratch: objects of the transaction being built
 
   Stats stats_;
-  // The security context delivered with BR_TRANSACTION_SEC_CTX (see docs in context.cc).
+  // The security context delivered with BR_TRANSACTION_SEC_CTX, NUL included; empty: such
+  // transactions fail (DriverOptions).
   std::string secctx_;
 };
 

@@ -5,8 +5,8 @@
 
 namespace nb::driver {
 
-Driver::Driver(std::string context_name, Effects& effects)
-    : ctx_(std::make_unique<Context>(std::move(context_name), effects)) {}
+Driver::Driver(std::string context_name, Effects& effects, DriverOptions options)
+    : ctx_(std::make_unique<Context>(std::move(context_name), effects, std::move(options))) {}
 Driver::~Driver() = default;
 
 ProcId Driver::openProcess(ClientIdentity identity, std::unique_ptr<ClientMemory> memory) {

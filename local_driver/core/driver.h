@@ -102,12 +102,20 @@ struct [[nodiscard]] WriteReadResult {
   std::vector<FdInstall> fds;
 };
 
+struct DriverOptions {
+  // Delivered with BR_TRANSACTION_SEC_CTX for nodes created with FLAT_BINDER_FLAG_TXN_SECURITY_CTX
+  // (NUL-terminated, the NUL counted). Empty, the default: such transactions fail with
+  // BR_FAILED_REPLY / EINVAL, as on the reference 6.1 kernel (no secid for the sender's
+  // credentials; tests/conformance sg_secctx).
+  std::string security_context;
+};
+
 class Context;  // the whole state of one device context (context.h)
 
 class Driver {
  public:
   // context_name: "binder", "hwbinder", "vndbinder" (debug output). `effects` outlives the Driver.
-  Driver(std::string context_name, Effects& effects);
+  Driver(std::string context_name, Effects& effects, DriverOptions options = {});
   ~Driver();
   Driver(const Driver&) = delete;
   Driver& operator=(const Driver&) = delete;

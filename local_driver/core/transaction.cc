@@ -391,6 +391,14 @@ BinderError Context::buildTransaction(Process* proc, Thread* thread, Transaction
   uint64_t extra = buffers_size;
   uint64_t secctx_size = 0;
   if (target_node != nullptr && target_node->txn_security_ctx) {
+    if (secctx_.empty()) {
+      // The reference kernel cannot produce a context for the sender (kernel-binder.md §6.7;
+      // observed EINVAL on 6.1): the transaction fails before any allocation.
+      decNode(target_node, /*strong=*/true, /*internal=*/false);
+      t->to_proc = nullptr;
+      freeTransaction(t);
+      return BinderError::failed(EINVAL);
+    }
     secctx_size = (secctx_.size() + 7) & ~uint64_t{7};
     if (extra > UINT64_MAX - secctx_size) {
       extra = UINT64_MAX;  // CVE-2019-2181: overflow must fail, not allocate small

@@ -251,7 +251,37 @@ TEST_F(BufferTest, OnewaySpamSuspectOnlyWhenEnabled) {
   EXPECT_NE(drv_.dumpStats().find("free async space"), std::string::npos);
 }
 
-TEST_F(BufferTest, SecurityContextDelivered) {
+// Default options: the reference 6.1 kernel fails calls to a TXN_SECURITY_CTX node (EINVAL).
+TEST_F(BufferTest, SecurityContextNodeFailsByDefault) {
+  Client svc = open(300);
+  startThread(svc, 3);
+  Io give = wr(
+      svc, 3,
+      Cmds().cmd(BC_TRANSACTION,
+                 txn(svc, 0, 1, bytesOf(binderObj(0x50, 0x51, FLAT_BINDER_FLAG_TXN_SECURITY_CTX)),
+                     {0}, TF_ONE_WAY)),
+      0);
+  ASSERT_EQ(give.error, 0);
+  Io in = read(mgr_, 1);
+  const binder_transaction_data tr = in.brs.back().tr();
+  EXPECT_EQ(write(mgr_, 1,
+                  Cmds()
+                      .cmd(BC_ACQUIRE, 1u)
+                      .cmd(BC_FREE_BUFFER, static_cast<binder_uintptr_t>(tr.data.ptr.buffer)))
+                .error,
+            0);
+  Io call = wr(mgr_, 1, Cmds().cmd(BC_TRANSACTION, txn(mgr_, 1, 9, {1, 2, 3}, {}, TF_ONE_WAY)));
+  EXPECT_EQ(call.codes(), (std::vector<uint32_t>{BR_NOOP, BR_FAILED_REPLY}));
+  EXPECT_EQ(extendedError(mgr_, 1).param, -EINVAL);
+}
+
+class SecctxBufferTest : public BufferTest {
+ protected:
+  static void SetUpTestSuite() { next_options_.security_context = "unconfined"; }
+  static void TearDownTestSuite() { next_options_ = {}; }
+};
+
+TEST_F(SecctxBufferTest, SecurityContextDelivered) {
   Client svc = open(300);
   startThread(svc, 3);
   enterLooper(svc, 3);

@@ -309,8 +309,10 @@ class DriverTest : public ::testing::Test {
     return ee;
   }
 
+  // Options of the Driver of the next fixture (set in a SetUpTestSuite to change them).
+  static inline DriverOptions next_options_;
   RecordingEffects effects_;
-  Driver drv_{"binder", effects_};
+  Driver drv_{"binder", effects_, next_options_};
 
  private:
   Io finish(Io& io, const WriteReadResult& r_in) {

@@ -136,6 +136,24 @@ TEST_F(ReadLoopTest, UnknownCommandIsEinvalAndStopsConsumption) {
   EXPECT_EQ(write(mgr_, 1, Cmds().raw(&half, 3)).error, EFAULT);
 }
 
+// rw_edges: a command crossing write_size is completed from the client's memory after the write
+// buffer, and write_consumed then exceeds write_size (as the kernel's get_user reads).
+TEST_F(ReadLoopTest, CommandCrossingWriteSizeIsReadFromClientMemory) {
+  Cmds full = Cmds().cmd(BC_INCREFS, 0u);  // 8 bytes
+  binder_write_read bwr{};
+  bwr.write_buffer = a_.mem->put(full.bytes.data(), full.bytes.size());
+  bwr.write_size = 4;
+  std::vector<uint8_t> out;
+  WriteReadResult r = drv_.writeRead(a_.id, 2, bwr, std::span(full.bytes).first(4), out, false);
+  EXPECT_EQ(r.error, 0);
+  EXPECT_EQ(bwr.write_consumed, 8u);
+  bwr = {};
+  bwr.write_size = 4;  // write_buffer 0: the tail is unreadable
+  WriteReadResult bad = drv_.writeRead(a_.id, 2, bwr, std::span(full.bytes).first(4), out, false);
+  EXPECT_EQ(bad.error, EFAULT);
+  EXPECT_EQ(bwr.write_consumed, 0u);
+}
+
 TEST_F(ReadLoopTest, StatsAndTransactionsDumps) {
   (void)wr(a_, 2, Cmds().cmd(BC_TRANSACTION, txn(a_, 0, 1, {1}, {}, TF_ONE_WAY)));
   const std::string stats = drv_.dumpStats();
