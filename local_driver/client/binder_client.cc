@@ -63,6 +63,26 @@ int copyFaultErrno(uint32_t cmd) {
   }
 }
 
+// Whether the kernel copies this ioctl's argument in. The others ignore it (THREAD_EXIT,
+// SET_CONTEXT_MGR), only write it (VERSION, GET_EXTENDED_ERROR: a bad pointer fails on the way
+// out, after the driver acted) or are unknown (EINVAL before any copy): their argument is sent
+// zero-filled and only copied back on success.
+bool readsArgument(uint32_t cmd) {
+  switch (cmd) {
+    case BINDER_WRITE_READ:
+    case BINDER_SET_MAX_THREADS:
+    case BINDER_SET_CONTEXT_MGR_EXT:
+    case BINDER_GET_NODE_DEBUG_INFO:
+    case BINDER_GET_NODE_INFO_FOR_REF:
+    case BINDER_FREEZE:
+    case BINDER_GET_FROZEN_INFO:
+    case BINDER_ENABLE_ONEWAY_SPAM_DETECTION:
+      return true;
+    default:
+      return false;
+  }
+}
+
 // Receives the daemon's answer to a kIoctl: installs files when asked, then returns the kReply.
 int awaitIoctlReply(int sock, Message& reply) {
   bool interrupted = false;
@@ -141,7 +161,7 @@ int prepareIoctl(int fd, uint32_t cmd, uint64_t arg, PendingIoctl& io) {
   io.cmd = cmd;
   io.arg = arg;
   io.arg_bytes.resize(size);
-  if ((dir & _IOC_WRITE) != 0 && !safeRead(arg, io.arg_bytes.data(), size)) {
+  if ((dir & _IOC_WRITE) != 0 && readsArgument(cmd) && !safeRead(arg, io.arg_bytes.data(), size)) {
     return copyFaultErrno(cmd);
   }
   io.req.cmd = cmd;
