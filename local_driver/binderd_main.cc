@@ -5,6 +5,8 @@
 //
 // DIR defaults to $NETBINDER_DIR, else /run/netbinder. --force-inline makes every client send
 // transaction memory and files inline, as when process_vm_readv/pidfd_getfd are not permitted.
+// --security-context CTX is delivered with BR_TRANSACTION_SEC_CTX to managers that ask for it
+// (servicemanager does); without it such calls fail as on a kernel without an LSM.
 #include <iostream>
 #include <string>
 #include <vector>
@@ -17,6 +19,7 @@ namespace {
 
 void usage(std::ostream& os) {
   os << "usage: binderd [--dir DIR] [--log-level trace|debug|info|warn|error] [--force-inline]\n"
+        "               [--security-context CTX]\n"
         "       binderd --dump state|stats|transactions [--dir DIR] [--device NAME]\n"
         "DIR defaults to $NETBINDER_DIR, else /run/netbinder.\n";
 }
@@ -31,6 +34,7 @@ int main(int argc, char** argv) {
   std::string device;
   std::string level = "info";
   bool force_inline = false;
+  std::string security_context;
   std::vector<std::string> args(argv + 1, argv + argc);
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
@@ -49,6 +53,8 @@ int main(int argc, char** argv) {
       ok = value(&dump);
     } else if (a == "--device") {
       ok = value(&device);
+    } else if (a == "--security-context") {
+      ok = value(&security_context);
     } else if (a == "--force-inline") {
       force_inline = true;
     } else if (a == "--log-level") {
@@ -94,5 +100,5 @@ int main(int argc, char** argv) {
   auto logger = spdlog::stderr_color_mt("binderd");
   spdlog::set_default_logger(logger);
   spdlog::set_level(log_level);
-  return io::runDaemon(io::DaemonOptions{dir, force_inline});
+  return io::runDaemon(io::DaemonOptions{dir, force_inline, security_context});
 }

@@ -132,6 +132,19 @@ int sendInline(int sock, uint32_t mode, std::span<const uint8_t> write, uint64_t
   if (send_write) {
     ranges.push_back({write_addr, write.size()});
   }
+  // The kernel reads a command that starts before write_size in full, even past it (§17,
+  // conformance rw_edges): send the bytes just past the stream, as far as they are readable.
+  constexpr uint64_t kSlack = sizeof(uint32_t) + sizeof(binder_transaction_data_sg);
+  const uint64_t end = write_addr + write.size();
+  const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+  const uint64_t to_page_end = (end / page + 1) * page - end;  // 1..page
+  uint8_t probe[kSlack];
+  for (uint64_t len : {kSlack, std::min(kSlack, to_page_end)}) {
+    if (safeRead(end, probe, len)) {
+      ranges.push_back({end, len});
+      break;
+    }
+  }
   collect(write, ranges, fds);
   if ((mode & wire::kModeInlineMemory) != 0) {
     uint64_t budget = wire::kMaxInlineBytes;

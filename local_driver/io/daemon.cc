@@ -128,7 +128,10 @@ int runDaemon(const DaemonOptions& options) {
       return 1;
     }
     paths.push_back(path);
-    servers.push_back(std::make_unique<DeviceServer>(name, fd, options.force_inline));
+    DriverOptions driver_options;
+    driver_options.security_context = options.security_context;
+    servers.push_back(
+        std::make_unique<DeviceServer>(name, fd, options.force_inline, std::move(driver_options)));
   }
   std::vector<std::thread> threads;
   for (auto& server : servers) {

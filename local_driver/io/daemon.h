@@ -17,6 +17,9 @@ struct DaemonOptions {
   std::string dir;  // where the device sockets and the lock file live
   // Never read client memory or take client files directly (tests of the inline fallback).
   bool force_inline = false;
+  // Security context delivered with BR_TRANSACTION_SEC_CTX (empty: such calls fail, as on a
+  // kernel without an LSM secid for the sender).
+  std::string security_context;
 };
 
 // $NETBINDER_DIR, else /run/netbinder.

@@ -58,11 +58,12 @@ bool taskExists(pid_t pid, pid_t tid) {
 
 }  // namespace
 
-DeviceServer::DeviceServer(std::string name, int listen_fd, bool force_inline)
+DeviceServer::DeviceServer(std::string name, int listen_fd, bool force_inline,
+                           DriverOptions options)
     : name_(std::move(name)),
       listen_fd_(listen_fd),
       force_inline_(force_inline),
-      driver_(name_, *this) {}
+      driver_(name_, *this, std::move(options)) {}
 
 DeviceServer::~DeviceServer() {
   // Release every process first (the Driver may still reference their areas), then close.

@@ -29,7 +29,9 @@ class DeviceServer final : public Effects {
  public:
   // `listen_fd`: a bound, listening SOCK_SEQPACKET socket (owned). `force_inline`: treat every
   // client as if process_vm_readv/pidfd_getfd were denied (tests of the inline fallback).
-  DeviceServer(std::string name, int listen_fd, bool force_inline = false);
+  // `options`: passed to the core Driver (security context for TXN_SECURITY_CTX nodes).
+  DeviceServer(std::string name, int listen_fd, bool force_inline = false,
+               DriverOptions options = {});
   ~DeviceServer() override;
   DeviceServer(const DeviceServer&) = delete;
   DeviceServer& operator=(const DeviceServer&) = delete;
