@@ -2969,6 +2969,54 @@ static int s_oneway_binder(void) {
   return wait_child(c);
 }
 
+/* ================================================================== spawn_accounting */
+/* at most one BR_SPAWN_LOOPER is outstanding until a thread registers; registered spawned threads
+ * count against max_threads */
+static void* sa_register(void* arg) {
+  struct bt t = g_srv;
+  t.role = (const char*)arg;
+  struct wb w = {0};
+  wb_u32(&w, BC_REGISTER_LOOPER);
+  bt_wr(&t, &w, 0, "register-looper");
+  bt_log(&t, "registered");
+  return NULL;
+}
+
+static void sa_spawn(const char* role) {
+  pthread_t t;
+  if (pthread_create(&t, NULL, sa_register, (void*)role)) abort();
+  pthread_join(t, NULL);
+}
+
+static int s_spawn_accounting(void) {
+  bt_sync_init(&S);
+  pid_t c = fork_role("client", pool_client, NULL);
+  struct bt* b = &g_srv;
+  bt_open(b, "mgr-t1");
+  become_mgr(b, 0);
+  uint32_t max = 2;
+  bt_result(b, "set-max-threads-2", ioctl(b->fd, BINDER_SET_MAX_THREADS, &max));
+  struct wb e = {0};
+  wb_u32(&e, BC_ENTER_LOOPER);
+  bt_wr(b, &e, 0, "enter-looper");
+  bt_signal(S.p2c[1]);
+  bt_wr(b, NULL, 1, "recv1");
+  reply_and_complete(b, "reply1");
+  bt_signal(S.p2c[1]);
+  bt_wr(b, NULL, 1, "recv2-spawn-pending");
+  reply_and_complete(b, "reply2");
+  sa_spawn("mgr-t2");
+  bt_signal(S.p2c[1]);
+  bt_wr(b, NULL, 1, "recv3");
+  reply_and_complete(b, "reply3");
+  sa_spawn("mgr-t3");
+  sa_spawn("mgr-t4"); /* not requested */
+  bt_signal(S.p2c[1]);
+  bt_wr(b, NULL, 1, "recv4-pool-full");
+  reply_and_complete(b, "reply4");
+  return wait_child(c);
+}
+
 /* ------------------------------------------------------------------ main */
 static const struct {
   const char* name;
@@ -3018,6 +3066,7 @@ static const struct {
     {"ioctl_null_args", s_ioctl_null_args},
     {"death_two_nodes", s_death_two_nodes},
     {"oneway_binder", s_oneway_binder},
+    {"spawn_accounting", s_spawn_accounting},
 };
 
 int main(int argc, char** argv) {
