@@ -20,11 +20,15 @@ namespace {
 
 thread_local std::optional<CallingIdentity> t_identity;
 
-// The ids of the local objects (BINDER / WEAK_BINDER) in a sent buffer, for the registry's
-// pending-send holds.
-std::vector<uint64_t> localObjectIds(std::span<const uint8_t> data,
-                                     std::span<const binder_size_t> offsets) {
-  std::vector<uint64_t> ids;
+// The local objects (BINDER / WEAK_BINDER: their ids) and proxies (HANDLE / WEAK_HANDLE:
+// their handles) in a sent buffer, whose pending-send holds end with the send.
+struct SentObjects {
+  std::vector<uint64_t> local_ids;
+  std::vector<uint32_t> handles;
+};
+
+SentObjects sentObjects(std::span<const uint8_t> data, std::span<const binder_size_t> offsets) {
+  SentObjects sent;
   for (binder_size_t off : offsets) {
     if (off > data.size() || data.size() - off < sizeof(flat_binder_object)) {
       continue;
@@ -32,27 +36,35 @@ std::vector<uint64_t> localObjectIds(std::span<const uint8_t> data,
     flat_binder_object object;
     std::memcpy(&object, data.data() + off, sizeof(object));
     if (object.hdr.type == BINDER_TYPE_BINDER || object.hdr.type == BINDER_TYPE_WEAK_BINDER) {
-      ids.push_back(object.cookie);
+      sent.local_ids.push_back(object.cookie);
+    } else if (object.hdr.type == BINDER_TYPE_HANDLE ||
+               object.hdr.type == BINDER_TYPE_WEAK_HANDLE) {
+      sent.handles.push_back(object.handle);
     }
   }
-  return ids;
+  return sent;
 }
 
 // Releases the pending-send holds of a sent parcel when the send is over (any outcome).
 class SendHolds {
  public:
-  SendHolds(std::span<const uint8_t> data, std::span<const binder_size_t> offsets)
-      : ids_(localObjectIds(data, offsets)) {}
+  SendHolds(ProcessState& state, std::span<const uint8_t> data,
+            std::span<const binder_size_t> offsets)
+      : state_(state), sent_(sentObjects(data, offsets)) {}
   ~SendHolds() {
-    if (!ids_.empty()) {
-      LocalObjectRegistry::instance().sendFinished(ids_);
+    if (!sent_.local_ids.empty()) {
+      LocalObjectRegistry::instance().sendFinished(sent_.local_ids);
+    }
+    if (!sent_.handles.empty()) {
+      state_.sendFinished(sent_.handles);
     }
   }
   SendHolds(const SendHolds&) = delete;
   SendHolds& operator=(const SendHolds&) = delete;
 
  private:
-  std::vector<uint64_t> ids_;
+  ProcessState& state_;
+  SentObjects sent_;
 };
 
 }  // namespace
@@ -191,7 +203,7 @@ absl::StatusOr<ReceivedParcel> IpcThread::transact(uint32_t handle, uint32_t cod
   if (!oneway) {
     flags |= TF_ACCEPT_FDS;
   }
-  SendHolds holds(data.data(), data.offsets());
+  SendHolds holds(state_, data.data(), data.offsets());
   queueTransaction(BC_TRANSACTION, handle, code, flags, data.data(), data.offsets());
   absl::StatusOr<ReceivedParcel> result =
       waitForResponse(!oneway, oneway ? "one-way transaction" : "transaction");
@@ -255,7 +267,7 @@ absl::Status IpcThread::sendReply(const codec::ParcelWriter& reply, const absl::
   status_t code = statusToStatusT(status);
   std::optional<SendHolds> holds;
   if (status.ok()) {
-    holds.emplace(reply.data(), reply.offsets());
+    holds.emplace(state_, reply.data(), reply.offsets());
     queueTransaction(BC_REPLY, 0, 0, 0, reply.data(), reply.offsets());
   } else {
     const auto* bytes = reinterpret_cast<const uint8_t*>(&code);
@@ -302,76 +314,85 @@ absl::Status IpcThread::executeCommand(uint32_t cmd) {
     case BR_TRANSACTION_COMPLETE:
     case BR_ONEWAY_SPAM_SUSPECT:
       return absl::OkStatus();
-    case BR_ERROR: {
+    case BR_ERROR:
       (void)readPayload<int32_t>();
       return absl::InternalError("BR_ERROR");
-    }
     case BR_TRANSACTION:
-    case BR_TRANSACTION_SEC_CTX: {
-      binder_transaction_data tr{};
-      if (cmd == BR_TRANSACTION_SEC_CTX) {
-        absl::StatusOr<binder_transaction_data_secctx> sec =
-            readPayload<binder_transaction_data_secctx>();
-        if (!sec.ok()) {
-          return sec.status();
-        }
-        tr = sec->transaction_data;
-      } else {
-        absl::StatusOr<binder_transaction_data> plain = readPayload<binder_transaction_data>();
-        if (!plain.ok()) {
-          return plain.status();
-        }
-        tr = *plain;
-      }
-      return executeTransaction(tr);
-    }
+    case BR_TRANSACTION_SEC_CTX:
+      return executeTransactionCommand(cmd == BR_TRANSACTION_SEC_CTX);
     case BR_INCREFS:
     case BR_ACQUIRE:
     case BR_RELEASE:
-    case BR_DECREFS: {
-      absl::StatusOr<binder_ptr_cookie> pc = readPayload<binder_ptr_cookie>();
-      if (!pc.ok()) {
-        return pc.status();
-      }
-      using Op = LocalObjectRegistry::RefOp;
-      const Op op = cmd == BR_INCREFS   ? Op::kIncWeak
-                    : cmd == BR_ACQUIRE ? Op::kIncStrong
-                    : cmd == BR_RELEASE ? Op::kDecStrong
-                                        : Op::kDecWeak;
-      if (pc->cookie != 0) {  // cookie 0: the context manager node, pinned by ProcessState
-        LocalObjectRegistry::instance().applyDriverRef(pc->cookie, op);
-      }
-      if (cmd == BR_INCREFS) {
-        queue(BC_INCREFS_DONE, &*pc, sizeof(*pc));
-      } else if (cmd == BR_ACQUIRE) {
-        queue(BC_ACQUIRE_DONE, &*pc, sizeof(*pc));
-      }
-      return absl::OkStatus();
-    }
-    case BR_DEAD_BINDER: {
-      absl::StatusOr<binder_uintptr_t> cookie = readPayload<binder_uintptr_t>();
-      if (!cookie.ok()) {
-        return cookie.status();
-      }
-      state_.onDeadBinder(*cookie);
-      queue(BC_DEAD_BINDER_DONE, &*cookie, sizeof(*cookie));
-      return flush();
-    }
+    case BR_DECREFS:
+      return executeRefCommand(cmd);
+    case BR_DEAD_BINDER:
+      return executeDeadBinder();
     case BR_CLEAR_DEATH_NOTIFICATION_DONE:
       return readPayload<binder_uintptr_t>().status();
     case BR_SPAWN_LOOPER:
       state_.spawnPooledThread(false);
       return absl::OkStatus();
-    default: {
-      // Unknown (newer) return: skip its payload, whose size the code encodes.
-      const size_t size = _IOC_SIZE(cmd);
-      if (in_size_ - in_pos_ < size) {
-        return absl::DataLossError(absl::StrCat("truncated unknown return 0x", absl::Hex(cmd)));
-      }
-      in_pos_ += size;
-      return absl::OkStatus();
-    }
+    default:
+      return skipUnknownCommand(cmd);
   }
+}
+
+absl::Status IpcThread::executeTransactionCommand(bool with_secctx) {
+  if (with_secctx) {
+    absl::StatusOr<binder_transaction_data_secctx> sec =
+        readPayload<binder_transaction_data_secctx>();
+    if (!sec.ok()) {
+      return sec.status();
+    }
+    return executeTransaction(sec->transaction_data);
+  }
+  absl::StatusOr<binder_transaction_data> tr = readPayload<binder_transaction_data>();
+  if (!tr.ok()) {
+    return tr.status();
+  }
+  return executeTransaction(*tr);
+}
+
+absl::Status IpcThread::executeRefCommand(uint32_t cmd) {
+  absl::StatusOr<binder_ptr_cookie> pc = readPayload<binder_ptr_cookie>();
+  if (!pc.ok()) {
+    return pc.status();
+  }
+  using Op = LocalObjectRegistry::RefOp;
+  const Op op = cmd == BR_INCREFS   ? Op::kIncWeak
+                : cmd == BR_ACQUIRE ? Op::kIncStrong
+                : cmd == BR_RELEASE ? Op::kDecStrong
+                                    : Op::kDecWeak;
+  if (pc->cookie != 0) {  // cookie 0: the context manager node, pinned by ProcessState
+    LocalObjectRegistry::instance().applyDriverRef(pc->cookie, op);
+  }
+  if (cmd == BR_INCREFS) {
+    queue(BC_INCREFS_DONE, &*pc, sizeof(*pc));
+  } else if (cmd == BR_ACQUIRE) {
+    queue(BC_ACQUIRE_DONE, &*pc, sizeof(*pc));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status IpcThread::executeDeadBinder() {
+  absl::StatusOr<binder_uintptr_t> cookie = readPayload<binder_uintptr_t>();
+  if (!cookie.ok()) {
+    return cookie.status();
+  }
+  state_.onDeadBinder(*cookie);
+  queue(BC_DEAD_BINDER_DONE, &*cookie, sizeof(*cookie));
+  return flush();
+}
+
+absl::Status IpcThread::skipUnknownCommand(uint32_t cmd) {
+  // An unknown (newer) return: skip its payload, whose size the code encodes.
+  const size_t size = _IOC_SIZE(cmd);
+  if (in_size_ - in_pos_ < size) {
+    in_pos_ = in_size_;
+    return absl::DataLossError(absl::StrCat("truncated unknown return 0x", absl::Hex(cmd)));
+  }
+  in_pos_ += size;
+  return absl::OkStatus();
 }
 
 // ---- Loopers

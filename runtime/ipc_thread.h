@@ -59,6 +59,10 @@ class IpcThread {
   // Reads (blocking if nothing is buffered) and returns the next BR code.
   absl::StatusOr<uint32_t> nextCommand();
   absl::Status executeCommand(uint32_t cmd);
+  absl::Status executeTransactionCommand(bool with_secctx);
+  absl::Status executeRefCommand(uint32_t cmd);
+  absl::Status executeDeadBinder();
+  absl::Status skipUnknownCommand(uint32_t cmd);
   absl::Status executeTransaction(const binder_transaction_data& tr);
   absl::Status sendReply(const codec::ParcelWriter& reply, const absl::Status& status);
   // Waits for BR_REPLY (want_reply) or BR_TRANSACTION_COMPLETE.

@@ -25,7 +25,11 @@ void writeBinder(codec::ParcelWriter& writer, const std::shared_ptr<IBinder>& bi
                              stability);
     return;
   }
-  writer.writeStrongHandle(binder->asProxy()->handle(), stability);
+  Proxy* proxy = binder->asProxy();
+  if (proxy->handle() != 0) {  // handle 0 is written without an offsets entry: never sent
+    proxy->state()->holdForSend(std::shared_ptr<Proxy>(binder, proxy));
+  }
+  writer.writeStrongHandle(proxy->handle(), stability);
 }
 
 absl::StatusOr<std::shared_ptr<IBinder>> readBinder(codec::ParcelReader& reader,

@@ -2,7 +2,9 @@
 //
 //   writeBinder   a LocalBinder → BINDER object {ptr = cookie = id()} (registered in the
 //                 LocalObjectRegistry and held until the send completes); a Proxy → HANDLE
-//                 object; null → the null binder. Followed by the stability word.
+//                 object (the proxy, and so its handle reference, is held until the send
+//                 completes, ProcessState::holdForSend); null → the null binder. Followed by the
+//                 stability word.
 //   readBinder    BINDER → the local object (NotFound if it no longer exists); HANDLE → the
 //                 process's Proxy for it, whose references are taken at once — before the
 //                 received buffer can be freed (kernel-binder.md §17.2); null → nullptr.

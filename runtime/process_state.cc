@@ -231,6 +231,24 @@ void ProcessState::forgetProxy(uint32_t handle, uint64_t death_cookie, const Pro
   }
 }
 
+void ProcessState::holdForSend(std::shared_ptr<Proxy> proxy) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const uint32_t handle = proxy->handle();
+  send_holds_.emplace(handle, std::move(proxy));
+}
+
+void ProcessState::sendFinished(std::span<const uint32_t> handles) {
+  std::vector<std::shared_ptr<Proxy>> drops;  // destroyed after unlocking (~Proxy locks mu_)
+  std::lock_guard<std::mutex> lock(mu_);
+  for (uint32_t handle : handles) {
+    auto it = send_holds_.find(handle);
+    if (it != send_holds_.end()) {
+      drops.push_back(std::move(it->second));
+      send_holds_.erase(it);
+    }
+  }
+}
+
 void ProcessState::onDeadBinder(uint64_t cookie) {
   std::shared_ptr<Proxy> proxy;
   {

@@ -103,6 +103,11 @@ class ProcessState : public std::enable_shared_from_this<ProcessState> {
   absl::Status writeCommands(std::span<const uint8_t> commands);
   // BC_FREE_BUFFER for a received buffer.
   void freeBuffer(binder_uintptr_t buffer);
+  // Keeps `proxy` (written into a parcel as a HANDLE) alive until the parcel is sent: the
+  // handle must still be referenced when the driver translates it (libbinder's Parcel holds its
+  // objects the same way). sendFinished(handles) ends one hold per handle in a sent buffer.
+  void holdForSend(std::shared_ptr<Proxy> proxy);
+  void sendFinished(std::span<const uint32_t> handles);
   // BR_DEAD_BINDER / proxy teardown bookkeeping.
   void onDeadBinder(uint64_t cookie);
   // ~Proxy: forgets `proxy` and writes its release commands (both under the proxy-table lock).
@@ -123,13 +128,14 @@ class ProcessState : public std::enable_shared_from_this<ProcessState> {
   std::atomic<bool> stopping_{false};
 
   mutable std::mutex mu_;
-  std::unordered_map<uint32_t, std::weak_ptr<Proxy>> proxies_;        // guarded by mu_
-  std::unordered_map<uint64_t, std::weak_ptr<Proxy>> death_cookies_;  // guarded by mu_
-  uint64_t next_death_cookie_ = 1;                                    // guarded by mu_
-  std::shared_ptr<LocalBinder> context_object_;                       // guarded by mu_
-  bool pool_started_ = false;                                         // guarded by mu_
-  std::vector<std::thread> pool_threads_;                             // guarded by mu_
-  size_t live_pool_threads_ = 0;                                      // guarded by mu_
+  std::unordered_map<uint32_t, std::weak_ptr<Proxy>> proxies_;            // guarded by mu_
+  std::unordered_map<uint64_t, std::weak_ptr<Proxy>> death_cookies_;      // guarded by mu_
+  uint64_t next_death_cookie_ = 1;                                        // guarded by mu_
+  std::shared_ptr<LocalBinder> context_object_;                           // guarded by mu_
+  std::unordered_multimap<uint32_t, std::shared_ptr<Proxy>> send_holds_;  // guarded by mu_
+  bool pool_started_ = false;                                             // guarded by mu_
+  std::vector<std::thread> pool_threads_;                                 // guarded by mu_
+  size_t live_pool_threads_ = 0;                                          // guarded by mu_
   std::condition_variable pool_cv_;
 };
 

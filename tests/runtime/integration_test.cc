@@ -470,7 +470,8 @@ TEST_F(RuntimeIntegrationTest, WaitForServiceIsNotifiedOfALateRegistration) {
 }
 
 // The same registration and lookup in the codes of older releases (the registry and the client
-// agree on the layout; service_manager_codes.h).
+// agree on the layout; service_manager_codes.h). Android 10 is the legacy numeric protocol
+// (no Status, list by index; waitForService polls).
 class OlderLayoutTest : public RuntimeIntegrationTest,
                         public ::testing::WithParamInterface<ServiceManagerLayout> {
  protected:
@@ -498,9 +499,9 @@ TEST_P(OlderLayoutTest, RegisterListAndCall) {
 
 INSTANTIATE_TEST_SUITE_P(
     Releases, OlderLayoutTest,
-    ::testing::Values(ServiceManagerLayout::kAndroid11, ServiceManagerLayout::kAndroid12,
-                      ServiceManagerLayout::kAndroid13, ServiceManagerLayout::kAndroid14,
-                      ServiceManagerLayout::kAndroid15),
+    ::testing::Values(ServiceManagerLayout::kAndroid10, ServiceManagerLayout::kAndroid11,
+                      ServiceManagerLayout::kAndroid12, ServiceManagerLayout::kAndroid13,
+                      ServiceManagerLayout::kAndroid14, ServiceManagerLayout::kAndroid15),
     [](const auto& param_info) {
       return "Android" + std::string(serviceManagerLayoutName(param_info.param));
     });

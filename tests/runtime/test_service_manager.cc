@@ -7,6 +7,16 @@
 
 namespace nb::runtime::testing {
 
+namespace {
+
+// AIDL replies start with a Status; the legacy (Android 10) C servicemanager's do not.
+absl::Status writeOk(codec::ParcelWriter& reply, ServiceManagerLayout layout) {
+  return isLegacyServiceManager(layout) ? absl::OkStatus()
+                                        : codec::writeStatus(reply, codec::AidlStatus::ok());
+}
+
+}  // namespace
+
 TestServiceManager::TestServiceManager(std::shared_ptr<ProcessState> state,
                                        ServiceManagerLayout layout)
     : LocalBinder(std::u16string(kServiceManagerDescriptor)),
@@ -65,6 +75,10 @@ absl::Status TestServiceManager::add(codec::ParcelReader& data, codec::ParcelWri
     services_[*name] = *binder;
   }
   notify(*name, *binder);
+  if (isLegacyServiceManager(layout_)) {
+    reply->writeUint32(0);
+    return absl::OkStatus();
+  }
   return codec::writeStatus(*reply, codec::AidlStatus::ok());
 }
 
@@ -81,12 +95,23 @@ absl::Status TestServiceManager::lookup(codec::ParcelReader& data, codec::Parcel
       binder = it->second;
     }
   }
-  (void)codec::writeStatus(*reply, codec::AidlStatus::ok());
+  if (binder == nullptr && isLegacyServiceManager(layout_)) {
+    return absl::NotFoundError("no such service");  // svcmgr_handler answers -1
+  }
+  (void)writeOk(*reply, layout_);
   writeBinder(*reply, binder, binderStabilityFor(layout_));
   return absl::OkStatus();
 }
 
 absl::Status TestServiceManager::list(codec::ParcelReader& data, codec::ParcelWriter* reply) {
+  std::optional<int32_t> index;
+  if (isLegacyServiceManager(layout_)) {  // u32 index, u32 priority → the index-th name
+    absl::StatusOr<int32_t> i = data.readInt32();
+    if (!i.ok()) {
+      return i.status();
+    }
+    index = *i;
+  }
   if (absl::StatusOr<int32_t> priority = data.readInt32(); !priority.ok()) {
     return priority.status();
   }
@@ -96,6 +121,12 @@ absl::Status TestServiceManager::list(codec::ParcelReader& data, codec::ParcelWr
     for (const auto& [name, binder] : services_) {
       names.push_back(name);
     }
+  }
+  if (index.has_value()) {
+    if (*index < 0 || static_cast<size_t>(*index) >= names.size()) {
+      return absl::NotFoundError("index past the end");
+    }
+    return reply->writeString16(std::string_view(names[*index]));
   }
   (void)codec::writeStatus(*reply, codec::AidlStatus::ok());
   reply->writeInt32(static_cast<int32_t>(names.size()));
