@@ -176,8 +176,10 @@ static void nested_client(void* arg) {
   wb_ptr_cookie(&r, BC_ACQUIRE_DONE, NODE_PTR, NODE_COOKIE);
   wb_free(&r, b.last_buffer);
   wb_txn(&r, BC_REPLY, 0, 0, 0, "cb!\0", 4, NULL, 0);
+  b.last_txn_valid = 0;
   bt_wr(&b, &r, 1, "reply-callback");
-  if (!b.last_txn_valid || b.last_txn.code != 0) bt_wr(&b, NULL, 1, "wait-reply");
+  bt_signal(S.c2p[1]); /* only now may the manager send the outer reply */
+  bt_wr(&b, NULL, 1, "wait-reply");
   struct wb f = {0};
   wb_free(&f, b.last_buffer);
   bt_wr(&b, &f, 0, "free");
@@ -195,6 +197,7 @@ static int s_nested_call(void) {
   struct wb w = {0};
   wb_txn(&w, BC_TRANSACTION, 1, 2, 0, "call", 4, NULL, 0);
   bt_wr(&b, &w, 1, "callback");
+  bt_wait(S.c2p[0]);
   struct wb r = {0};
   wb_free(&r, b.last_buffer);
   wb_free(&r, outer);
