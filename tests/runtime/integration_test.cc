@@ -241,6 +241,9 @@ TEST_F(RuntimeIntegrationTest, NestedCallbackRunsOnTheWaitingThread) {
                 ROLE_CHECK(*reader.readInt32() == 42 + i);
                 ROLE_CHECK(callback->tid.load() == ::gettid());
               }
+              // The pool stops: blocked looper reads are woken and the threads joined.
+              ROLE_CHECK(client->state->poolThreadCount() >= 1);
+              ROLE_CHECK(client->state->shutdown(5000));
               return 0;
             }),
             0);
