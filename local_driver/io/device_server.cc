@@ -281,7 +281,7 @@ void DeviceServer::handleOpen(Conn& conn, Message& msg) {
   proc->euid = conn.cred.uid;
   proc->eventfd = efd;
   proc->control = &conn;
-  ClientIdentity identity{conn.cred.pid, conn.cred.uid};
+  ClientIdentity identity{conn.cred.pid, conn.cred.uid, std::clamp(req.nice, -20, 19)};
   auto memory = std::make_unique<ProcessMemory>(conn.cred.pid, openPidfd(conn.cred.pid));
   proc->mode = memory->probe(req.probe_addr, req.probe_value, req.probe_fd, force_inline_);
   proc->memory = memory.get();
@@ -444,6 +444,7 @@ void DeviceServer::handlePollRegister(Conn& conn, Message& msg) {
     proc.pollers.push_back(req.tid);
   }
   poll_dirty_.push_back(proc.id);
+  updatePollLevel(proc);
   reply(conn, 0);
 }
 
@@ -499,6 +500,17 @@ void DeviceServer::drainEffects() {
     updatePollLevel(*proc);
   }
   draining_ = false;
+}
+
+void DeviceServer::settlePollLevels(ProcState* also) {
+  for (ProcId id : poll_dirty_) {
+    if (ProcState* proc = findProc(id)) {
+      updatePollLevel(*proc);
+    }
+  }
+  if (also != nullptr) {
+    updatePollLevel(*also);
+  }
 }
 
 void DeviceServer::updatePollLevel(ProcState& proc) {

@@ -114,7 +114,7 @@ class DeviceServer final : public Effects {
   // Acts on a writeRead/resumeRead/fdsInstalled result for `conn`.
   void finishWriteRead(Conn& conn, WriteReadResult result);
   void sendIoctlReply(Conn& conn, int error, std::span<const uint8_t> arg,
-                      std::span<const uint8_t> read_bytes);
+                      std::span<const uint8_t> read_bytes, client::wire::IoctlReply head = {});
   void reply(Conn& conn, int error, std::span<const uint8_t> payload = {},
              std::span<const int> fds = {});
 
@@ -122,6 +122,10 @@ class DeviceServer final : public Effects {
   // Runs queued wake-ups and refreshes poll levels; call after every Driver call.
   void drainEffects();
   void updatePollLevel(ProcState& proc);
+  // Brings the poll level of every process with pending poll changes up to date. Called before any
+  // reply leaves the daemon, so that a client that learns of new work (its own ioctl returned, or a
+  // peer told it after its ioctl returned) never polls a stale level.
+  void settlePollLevels(ProcState* also);
   ProcState* findProc(ProcId id);
 
   std::string name_;

@@ -33,7 +33,8 @@ void DeviceServer::handleIoctl(Conn& conn, Message& msg) {
   std::memcpy(&req, msg.payload.data(), sizeof(req));
   const uint32_t known = wire::kIoctlNonblock | wire::kIoctlWriteInline | wire::kIoctlReadFault;
   const size_t rest = msg.payload.size() - sizeof(req);
-  if ((req.flags & ~known) != 0 || req.arg_size != _IOC_SIZE(req.cmd) ||
+  if ((req.flags & ~known) != 0 || req.reserved != 0 || req.nice < -20 || req.nice > 19 ||
+      req.arg_size != _IOC_SIZE(req.cmd) ||
       req.arg_size > wire::kMaxIoctlArg || req.arg_size > rest ||
       req.read_capacity > wire::kMaxReadChunk) {
     return dropConn(conn);
@@ -41,6 +42,7 @@ void DeviceServer::handleIoctl(Conn& conn, Message& msg) {
   std::span<const uint8_t> arg(msg.payload.data() + sizeof(req), req.arg_size);
   std::span<const uint8_t> tail(arg.data() + arg.size(), rest - req.arg_size);
   conn.nonblock = (req.flags & wire::kIoctlNonblock) != 0;
+  driver_.setThreadNice(conn.proc->id, conn.tid, req.nice);
   if (req.cmd == BINDER_WRITE_READ) {
     return handleWriteRead(conn, req, arg, tail);
   }
@@ -154,7 +156,15 @@ void DeviceServer::finishWriteRead(Conn& conn, WriteReadResult result) {
   out.read_size = conn.client_read_size;
   std::span<const uint8_t> read_bytes(conn.read_out.data(),
                                       std::min<uint64_t>(produced, conn.read_out.size()));
-  sendIoctlReply(conn, result.error, bytesOf(out), read_bytes);
+  wire::IoctlReply extra;
+  if (result.overwrite_word0_with_spawn) {
+    extra.flags |= wire::kReplySpawnAtWord0;
+  }
+  if (result.set_nice) {
+    extra.flags |= wire::kReplySetNice;
+    extra.nice = result.nice;
+  }
+  sendIoctlReply(conn, result.error, bytesOf(out), read_bytes, extra);
   conn.read_out.clear();
   conn.read_out.shrink_to_fit();
   if (conn.proc != nullptr) {
@@ -163,13 +173,13 @@ void DeviceServer::finishWriteRead(Conn& conn, WriteReadResult result) {
 }
 
 void DeviceServer::sendIoctlReply(Conn& conn, int error, std::span<const uint8_t> arg,
-                                  std::span<const uint8_t> read_bytes) {
+                                  std::span<const uint8_t> read_bytes, wire::IoctlReply head) {
+  settlePollLevels(conn.proc);
   std::vector<int32_t> close_fds;
   if (conn.proc != nullptr) {
     close_fds.assign(conn.proc->close_fds.begin(), conn.proc->close_fds.end());
     conn.proc->close_fds.clear();
   }
-  wire::IoctlReply head;
   head.arg_size = static_cast<uint32_t>(arg.size());
   head.read_size = static_cast<uint32_t>(read_bytes.size());
   head.close_count = static_cast<uint32_t>(close_fds.size());
