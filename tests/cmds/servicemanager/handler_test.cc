@@ -2,6 +2,7 @@
 // replies compared byte for byte with what the codec writes for the expected answer.
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <map>
 #include <mutex>
 #include <set>
@@ -15,6 +16,7 @@
 #include "codec/parcel_headers.h"
 #include "gtest/gtest.h"
 #include "runtime/binder_status.h"
+#include "spdlog/spdlog.h"
 
 namespace nb::servicemanager {
 namespace {
@@ -91,6 +93,14 @@ class FakeEnv final : public ServiceManagerEnv {
   std::vector<Sent> sent;
   std::atomic<uid_t> uid{1000};
 };
+
+// The handler's warnings are expected here; NB_TEST_LOG=1 shows them.
+const bool kQuietLogs = [] {
+  if (std::getenv("NB_TEST_LOG") == nullptr) {
+    spdlog::set_level(spdlog::level::off);
+  }
+  return true;
+}();
 
 Bytes bytesOf(const codec::ParcelWriter& w) { return Bytes(w.data().begin(), w.data().end()); }
 

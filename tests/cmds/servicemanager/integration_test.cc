@@ -393,6 +393,44 @@ TEST_P(ServiceManagerNotifications, AllowListDeniesAdd) {
   EXPECT_EQ(waitChild(service, 10000), 0);
 }
 
+TEST_P(ServiceManagerNotifications, DeclaredInstances) {
+  const std::string declared = dir_ + "/declared";
+  FILE* f = std::fopen(declared.c_str(), "w");
+  ASSERT_NE(f, nullptr);
+  std::fputs("# test\nnetbinder.IAnswer/default\n", f);
+  std::fclose(f);
+  ASSERT_NO_FATAL_FAILURE(startManager({"--declared", declared}));
+  Pipe asking, ready, quit;
+  const rt::ServiceManagerLayout l = layout();
+  pid_t client = spawn([&, l] {
+    auto state = openProcess();
+    ROLE_CHECK(state != nullptr);
+    rt::ServiceManager sm(state, l);
+    auto yes = sm.isDeclared("netbinder.IAnswer/default");
+    ROLE_CHECK(yes.ok() && *yes);
+    auto no = sm.isDeclared("netbinder.IAnswer/other");
+    ROLE_CHECK(no.ok() && !*no);
+    // Not declared: null at once.
+    const int64_t start = nowMs();
+    auto missing = sm.getService("netbinder.IAnswer/other");
+    ROLE_CHECK(missing.ok() && *missing == nullptr);
+    ROLE_CHECK(nowMs() - start < 2000);
+    // Declared: the manager waits (≤ 5 s) for the registration.
+    ROLE_CHECK(asking.send('a'));
+    auto got = sm.getService("netbinder.IAnswer/default");
+    ROLE_CHECK(got.ok() && *got != nullptr);
+    ROLE_CHECK(callAnswer(*got));
+    return 0;
+  });
+  char c = 0;
+  ASSERT_TRUE(asking.recv(&c));
+  pid_t service = startService({"netbinder.IAnswer/default"}, &ready, &quit);
+  ASSERT_TRUE(ready.recv(&c));
+  EXPECT_EQ(waitChild(client, 30000), 0);
+  quit.send('q');
+  EXPECT_EQ(waitChild(service, 10000), 0);
+}
+
 INSTANTIATE_TEST_SUITE_P(Layouts, ServiceManagerNotifications,
                          ::testing::Values(rt::ServiceManagerLayout::kAndroid11,
                                            rt::ServiceManagerLayout::kAndroid16),
