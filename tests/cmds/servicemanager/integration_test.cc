@@ -307,6 +307,10 @@ TEST_P(ServiceManagerIntegration, AddGetCheckList) {
   EXPECT_EQ(waitChild(client, 30000), 0);
   quit.send('q');
   EXPECT_EQ(waitChild(service, 10000), 0);
+  // SIGTERM stops the manager cleanly (looper pool shut down, exit 0).
+  ::kill(sm_, SIGTERM);
+  EXPECT_EQ(waitChild(sm_, 6000), 0);
+  sm_ = -1;
 }
 
 TEST_P(ServiceManagerIntegration, ServiceRemovedWhenItsProcessIsKilled) {
