@@ -5,6 +5,7 @@
 #include <linux/android/binder.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -61,6 +62,36 @@ int copyFaultErrno(uint32_t cmd) {
     default:
       return EFAULT;
   }
+}
+
+// task_nice(current) for the calling thread (reported with every ioctl).
+int32_t currentNice() {
+  const int saved = errno;
+  errno = 0;
+  const int nice = ::getpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)));
+  const int32_t result = errno != 0 ? 0 : std::clamp(nice, -20, 19);
+  errno = saved;
+  return result;
+}
+
+// The kernel's binder_set_nice for the calling thread: take `nice` if permitted (can_nice: the
+// RLIMIT_NICE ceiling or CAP_SYS_NICE, which setpriority checks the same way), else the lowest
+// nice the rlimit allows; nothing if even that is out of range ("RLIMIT_NICE not set").
+void applyNice(int32_t nice) {
+  const int saved = errno;
+  const auto tid = static_cast<id_t>(::syscall(SYS_gettid));
+  if (::setpriority(PRIO_PROCESS, tid, nice) != 0 && (errno == EPERM || errno == EACCES)) {
+    rlimit rl{};
+    if (::getrlimit(RLIMIT_NICE, &rl) == 0) {
+      // rlimit_to_nice: MAX_NICE - rlim + 1.
+      const uint64_t lim = rl.rlim_cur == RLIM_INFINITY ? 40 : std::min<uint64_t>(rl.rlim_cur, 40);
+      const int min_nice = 20 - static_cast<int>(lim);
+      if (min_nice <= 19) {
+        (void)::setpriority(PRIO_PROCESS, tid, std::max(min_nice, -20));
+      }
+    }
+  }
+  errno = saved;
 }
 
 // Whether the kernel copies this ioctl's argument in. The others ignore it (THREAD_EXIT,
@@ -166,6 +197,7 @@ int prepareIoctl(int fd, uint32_t cmd, uint64_t arg, PendingIoctl& io) {
   }
   io.req.cmd = cmd;
   io.req.arg_size = size;
+  io.req.nice = currentNice();
   int fl = sysFcntl(fd, F_GETFL, 0);
   if (fl >= 0 && (fl & O_NONBLOCK) != 0) {
     io.req.flags |= wire::kIoctlNonblock;
@@ -243,6 +275,15 @@ int applyIoctlReply(const Message& reply, const PendingIoctl& io) {
       !safeWrite(io.bwr.read_buffer + io.bwr.read_consumed, read_bytes, head.read_size)) {
     result = EFAULT;
   }
+  if (io.is_wr && result == 0 && (head.flags & wire::kReplySpawnAtWord0) != 0) {
+    const uint32_t spawn = BR_SPAWN_LOOPER;
+    if (!safeWrite(io.bwr.read_buffer, &spawn, sizeof(spawn))) {
+      result = EFAULT;  // put_user(BR_SPAWN_LOOPER, buffer) failed: bwr is still copied back
+    }
+  }
+  if ((head.flags & wire::kReplySetNice) != 0) {
+    applyNice(head.nice);
+  }
   const bool copy_back = io.is_wr || (result == 0 && (_IOC_DIR(io.cmd) & _IOC_READ) != 0);
   if (copy_back && head.arg_size > 0 && !safeWrite(io.arg, out_arg, head.arg_size)) {
     return copyFaultErrno(io.cmd);
@@ -318,6 +359,7 @@ int nb_binder_open(const char* device_path_or_name, int flags) {
   open_req.probe_addr = reinterpret_cast<uint64_t>(probeValue());
   open_req.probe_value = *probeValue();
   open_req.probe_fd = sock;
+  open_req.nice = currentNice();
   Message reply;
   int err = sendMessage(sock, wire::Op::kOpen, 0, bytesOf(open_req));
   if (err == 0) {

@@ -93,7 +93,7 @@ struct OpenRequest {
   uint64_t probe_addr = 0;
   uint64_t probe_value = 0;
   int32_t probe_fd = -1;
-  uint32_t reserved = 0;
+  int32_t nice = 0;  // the opener's nice (kernel proc->default_priority; clamped to [-20, 19])
 };
 
 inline constexpr uint32_t kModeInlineMemory = 1u << 0;  // send memory with kInlineMemory
@@ -165,12 +165,23 @@ inline constexpr uint32_t kIoctlReadFault = 1u << 2;
 // kIoctl: IoctlRequest, then `arg_size` bytes of the argument (binder_write_read for
 // BINDER_WRITE_READ), then for WRITE_READ with kIoctlWriteInline the write stream bytes
 // (bwr.write_size - bwr.write_consumed of them). read_capacity: bytes the client accepts back.
+// nice: the calling thread's nice now (kernel task_nice(current)), in [-20, 19].
 struct IoctlRequest {
   uint32_t cmd = 0;
   uint32_t arg_size = 0;
   uint32_t flags = 0;
   uint32_t read_capacity = 0;
+  int32_t nice = 0;
+  uint32_t reserved = 0;  // must be 0
 };
+
+// IoctlReply.flags (BINDER_WRITE_READ only):
+// The 6.1 driver wrote BR_SPAWN_LOOPER over word 0 of the read buffer (bwr.read_buffer, not the
+// read position): the client writes it there after the read bytes; unwritable -> EFAULT.
+inline constexpr uint32_t kReplySpawnAtWord0 = 1u << 0;
+// The calling thread takes IoctlReply.nice (binder_set_nice): setpriority on itself, falling back
+// to the RLIMIT_NICE minimum when not permitted, as the kernel.
+inline constexpr uint32_t kReplySetNice = 1u << 1;
 
 // kReply to kIoctl: IoctlReply, then `arg_size` bytes of the updated argument, then `read_size`
 // bytes of read stream for bwr.read_buffer + (read_consumed on entry), then `close_count` int32
@@ -179,6 +190,8 @@ struct IoctlReply {
   uint32_t arg_size = 0;
   uint32_t read_size = 0;
   uint32_t close_count = 0;
+  uint32_t flags = 0;  // kReply* bits
+  int32_t nice = 0;    // with kReplySetNice
   uint32_t reserved = 0;
 };
 

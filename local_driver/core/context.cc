@@ -71,6 +71,7 @@ ProcId Context::openProcess(ClientIdentity identity, std::unique_ptr<ClientMemor
   const uint32_t id = next_proc_id_++;
   proc->id = ProcId{id};
   proc->identity = identity;
+  proc->identity.nice = std::clamp(identity.nice, kMinNice, kMaxNice);
   proc->memory = std::move(memory);
   proc->debug_id = nextDebugId();
   procs_.emplace(id, std::move(proc));
@@ -315,6 +316,42 @@ WriteReadResult Context::resumeRead(ProcId id, Tid tid, binder_write_read& bwr,
   }
   cancelWait(id, tid);
   return readPart(proc, thread, bwr, read_out, nonblock);
+}
+
+void Context::setNice(Thread* thread, int nice) {
+  if (nice < kMinNice || nice > kMaxNice) {
+    return;
+  }
+  thread->nice = nice;
+  thread->nice_pending = true;
+}
+
+void Context::setThreadNice(ProcId id, Tid tid, int nice) {
+  Process* proc = findProc(id);
+  if (proc == nullptr || nice < kMinNice || nice > kMaxNice) {
+    return;
+  }
+  Thread* thread = getThread(proc, tid);
+  thread->nice = nice;
+  thread->nice_pending = false;  // the client's own value: nothing left to apply
+}
+
+WriteReadResult Context::attachNice(ProcId id, Tid tid, WriteReadResult result) {
+  if (result.kind != WriteReadResult::Kind::kDone) {
+    return result;
+  }
+  Process* proc = findProc(id);
+  if (proc == nullptr) {
+    return result;
+  }
+  auto it = proc->threads.find(tid);
+  if (it == proc->threads.end() || !it->second->nice_pending) {
+    return result;
+  }
+  it->second->nice_pending = false;
+  result.set_nice = true;
+  result.nice = it->second->nice;
+  return result;
 }
 
 void Context::cancelWait(ProcId id, Tid tid) {

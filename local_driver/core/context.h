@@ -54,6 +54,9 @@ class Context {
   WriteReadResult resumeRead(ProcId id, Tid tid, binder_write_read& bwr,
                              std::span<uint8_t> read_out, bool nonblock);
   void cancelWait(ProcId id, Tid tid);
+  void setThreadNice(ProcId id, Tid tid, int nice);
+  // Adds a pending nice change of the thread to a kDone result (Driver facade).
+  WriteReadResult attachNice(ProcId id, Tid tid, WriteReadResult result);
   WriteReadResult fdsInstalled(ProcId id, Tid tid, binder_write_read& bwr,
                                std::span<uint8_t> read_out, std::span<const int> numbers);
   bool pollReadable(ProcId id, Tid tid);
@@ -108,6 +111,9 @@ class Context {
   void failFdDelivery(Process* proc, Thread* thread, Transaction* t, uint32_t cmd,
                       ReturnWriter& out);
   void finishIoctl(Thread* thread) { thread->looper_need_return = false; }
+  // Kernel binder_set_nice: the thread takes `nice` (set_user_nice ignores values outside
+  // [-20, 19]); the client applies it when the ioctl returns.
+  static void setNice(Thread* thread, int nice);
 
   // --- transaction.cc ---
   void handleTransaction(Process* proc, Thread* thread, const binder_transaction_data& tr,

@@ -22,16 +22,17 @@ IoctlResult Driver::ioctl(ProcId proc, Tid tid, uint32_t cmd, std::span<uint8_t>
 WriteReadResult Driver::writeRead(ProcId proc, Tid tid, binder_write_read& bwr,
                                   std::span<const uint8_t> write_bytes, std::span<uint8_t> read_out,
                                   bool nonblock) {
-  return ctx_->writeRead(proc, tid, bwr, write_bytes, read_out, nonblock);
+  return ctx_->attachNice(proc, tid, ctx_->writeRead(proc, tid, bwr, write_bytes, read_out, nonblock));
 }
 WriteReadResult Driver::resumeRead(ProcId proc, Tid tid, binder_write_read& bwr,
                                    std::span<uint8_t> read_out, bool nonblock) {
-  return ctx_->resumeRead(proc, tid, bwr, read_out, nonblock);
+  return ctx_->attachNice(proc, tid, ctx_->resumeRead(proc, tid, bwr, read_out, nonblock));
 }
+void Driver::setThreadNice(ProcId proc, Tid tid, int nice) { ctx_->setThreadNice(proc, tid, nice); }
 void Driver::cancelWait(ProcId proc, Tid tid) { ctx_->cancelWait(proc, tid); }
 WriteReadResult Driver::fdsInstalled(ProcId proc, Tid tid, binder_write_read& bwr,
                                      std::span<uint8_t> read_out, std::span<const int> numbers) {
-  return ctx_->fdsInstalled(proc, tid, bwr, read_out, numbers);
+  return ctx_->attachNice(proc, tid, ctx_->fdsInstalled(proc, tid, bwr, read_out, numbers));
 }
 bool Driver::pollReadable(ProcId proc, Tid tid) { return ctx_->pollReadable(proc, tid); }
 void Driver::flush(ProcId proc) { ctx_->flush(proc); }

@@ -40,6 +40,9 @@ using Tid = int32_t;
 struct ClientIdentity {
   int32_t pid = 0;    // tgid: BR_TRANSACTION.sender_pid, BINDER_FREEZE lookup, debug output
   uint32_t euid = 0;  // BR_TRANSACTION.sender_euid, the context-manager uid pin
+  // The opener's nice at open time (kernel proc->default_priority): a thread that waits for
+  // process work takes it (§8.5). Reported by the client; out-of-range values are clamped.
+  int32_t nice = 0;
 };
 
 // Access to one client process's memory, implemented by io (process_vm_readv / pidfd_getfd, or
@@ -100,6 +103,20 @@ struct [[nodiscard]] WriteReadResult {
   Kind kind = Kind::kDone;
   int error = 0;
   std::vector<FdInstall> fds;
+  // kDone only. The 6.1 C driver writes BR_SPAWN_LOOPER over word 0 of the read buffer
+  // (bwr.read_buffer itself, not read_buffer + read_consumed on entry), also when read_consumed
+  // was non-zero on entry (binder_thread_read's `put_user(BR_SPAWN_LOOPER, buffer)`). When set,
+  // the client writes BR_SPAWN_LOOPER at bwr.read_buffer after the read bytes; if that word is not
+  // writable the ioctl fails with EFAULT (bwr still copied back). When read_consumed was 0 on
+  // entry the core has already written it into read_out and this stays false.
+  bool overwrite_word0_with_spawn = false;
+  // kDone only. The nice the calling thread must take on return (binder_set_nice in the kernel:
+  // waiting for process work -> the opener's nice; a sync BR_TRANSACTION -> the caller's nice or
+  // the node's min_priority; BC_REPLY -> the nice saved when the call was received). The client
+  // applies it to its own thread with setpriority; when the rlimit forbids the value it falls back
+  // to the RLIMIT_NICE minimum like the kernel's binder_set_nice.
+  bool set_nice = false;
+  int32_t nice = 0;
 };
 
 struct DriverOptions {
@@ -142,6 +159,9 @@ class Driver {
   WriteReadResult writeRead(ProcId proc, Tid tid, binder_write_read& bwr,
                             std::span<const uint8_t> write_bytes, std::span<uint8_t> read_out,
                             bool nonblock);
+  // The calling thread's current nice (reported by the client with each ioctl; kernel
+  // task_nice(current)). Call before writeRead(). Values outside [-20, 19] are ignored.
+  void setThreadNice(ProcId proc, Tid tid, int nice);
   // Retries the read part of a parked BINDER_WRITE_READ (same bwr and read_out as before).
   WriteReadResult resumeRead(ProcId proc, Tid tid, binder_write_read& bwr,
                              std::span<uint8_t> read_out, bool nonblock);

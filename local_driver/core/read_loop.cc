@@ -40,6 +40,9 @@ WriteReadResult Context::readPart(Process* proc, Thread* thread, binder_write_re
   }
   out = readRoom(bwr, out);
   const bool wait_for_proc_work = availableForProcWork(thread);
+  if (wait_for_proc_work) {
+    setNice(thread, proc->identity.nice);  // proc->default_priority
+  }
   if (!hasWork(thread, wait_for_proc_work)) {
     return park(proc, thread, wait_for_proc_work, nonblock);
   }
@@ -81,6 +84,9 @@ WriteReadResult Context::drain(Process* proc, Thread* thread, binder_write_read&
       // Only the BR_NOOP so far and no need_return: wait again (a read never returns empty).
       if (bwr.read_consumed + w.pos() == sizeof(uint32_t) && !thread->looper_need_return) {
         wait_for_proc_work = availableForProcWork(thread);
+        if (wait_for_proc_work) {
+          setNice(thread, proc->identity.nice);
+        }
         if (!hasWork(thread, wait_for_proc_work)) {
           return park(proc, thread, wait_for_proc_work, nonblock);
         }
@@ -117,21 +123,31 @@ WriteReadResult Context::drain(Process* proc, Thread* thread, binder_write_read&
 
 WriteReadResult Context::finishRead(Process* proc, Thread* thread, binder_write_read& bwr,
                                     std::span<uint8_t> out, size_t pos) {
-  const bool wrote_placeholder = bwr.read_consumed == 0 && pos >= sizeof(uint32_t);
+  const bool from_start = bwr.read_consumed == 0;
   bwr.read_consumed += pos;
-  // BR_SPAWN_LOOPER (Rust behaviour, §3.2 step 7): only over the placeholder of this very read.
-  if (wrote_placeholder && proc->requested_threads == 0 && proc->waiting_threads.empty() &&
+  WriteReadResult result = done(0);
+  // BR_SPAWN_LOOPER (6.1 C driver, §3.2 step 7): written over word 0 of the read buffer, whatever
+  // read_consumed was on entry (there it lands on data of an earlier read, or on this read's
+  // BR_NOOP placeholder). Not at read_buffer + read_consumed: out starts there, so with
+  // read_consumed != 0 on entry the client writes the word (overwrite_word0_with_spawn).
+  if (proc->requested_threads == 0 && proc->waiting_threads.empty() &&
       proc->requested_threads_started < proc->max_threads &&
       (thread->looper & (kLooperRegistered | kLooperEntered)) != 0) {
     proc->requested_threads++;
-    ReturnWriter w(out, pos, stats_, proc->stats);
-    w.overwrite(0, BR_SPAWN_LOOPER);
+    if (from_start && pos >= sizeof(uint32_t)) {
+      ReturnWriter w(out, pos, stats_, proc->stats);
+      w.overwrite(0, BR_SPAWN_LOOPER);
+    } else {
+      ReturnWriter w(out, pos, stats_, proc->stats);
+      w.countOnly(BR_SPAWN_LOOPER);
+      result.overwrite_word0_with_spawn = true;
+    }
   }
   if (!proc->todo.empty()) {
     wakeupProc(proc);
   }
   finishIoctl(thread);
-  return done(0);
+  return result;
 }
 
 Context::Drained Context::deliverWork(Process* proc, Thread* thread, WorkItem* w, ReturnWriter& out,
@@ -191,6 +207,16 @@ Context::Drained Context::deliverTransaction(Process* proc, Thread* thread, Tran
     trd.target.ptr = buf->target_node->ptr;
     trd.cookie = buf->target_node->cookie;
     cmd = BR_TRANSACTION;
+    // Mainline priority (§8.5): a sync call runs at the caller's nice when that is below the
+    // node's min_priority, else at min_priority; a oneway call only raises a lower priority.
+    const int min_priority = buf->target_node->min_priority;
+    const bool oneway = (t->flags & TF_ONE_WAY) != 0;
+    t->saved_priority = thread->nice;
+    if (t->priority < min_priority && !oneway) {
+      setNice(thread, t->priority);
+    } else if (!oneway || t->saved_priority > min_priority) {
+      setNice(thread, min_priority);
+    }
   }
   trd.code = t->code;
   trd.flags = t->flags;

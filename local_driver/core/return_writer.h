@@ -35,6 +35,9 @@ class ReturnWriter {
     }
   }
 
+  // Counts a code written outside this span (BR_SPAWN_LOOPER at word 0 of the read buffer).
+  void countOnly(uint32_t cmd) { count(cmd); }
+
  private:
   bool putRaw(uint32_t cmd, const void* payload, size_t size) {
     if (remaining() < sizeof(cmd) + size) {

@@ -35,6 +35,9 @@ struct PendingFdRead {
   bool nonblock = false;
 };
 
+inline constexpr int kMinNice = -20;
+inline constexpr int kMaxNice = 19;
+
 struct Thread {
   Thread() {
     return_error.cmd = BR_OK;
@@ -59,6 +62,11 @@ struct Thread {
   ErrorWork return_error;  // failures of this thread's own command; blocks the write loop
   ErrorWork reply_error;   // BR_DEAD_REPLY / BR_FAILED_REPLY for this thread's outgoing call
   binder_extended_error ee{0, BR_OK, 0};
+
+  // Scheduling (§8.5): the nice the client last reported or the core last set, and a change the
+  // client has still to apply (returned with the next kDone result).
+  int nice = 0;
+  bool nice_pending = false;
 
   bool parked = false;  // a read returned WouldBlock and the client waits
   bool parked_for_proc_work = false;

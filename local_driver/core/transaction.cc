@@ -198,6 +198,7 @@ BinderError Context::resolveReplyTarget(Thread* thread, Transaction** in_reply_t
   }
   thread->transaction_stack = t->to_parent;
   *in_reply_to = t;
+  setNice(thread, t->saved_priority);  // before the caller is checked, as binder_transaction
   Thread* from = t->from;
   if (from == nullptr) {
     return BinderError::dead();  // the caller died: replier gets COMPLETE, chain gets DEAD_REPLY
@@ -366,6 +367,7 @@ void Context::handleTransaction(Process* proc, Thread* thread, const binder_tran
   t->to_thread = target_thread;
   t->code = tr.code;
   t->flags = tr.flags;  // not filtered (§17.10)
+  t->priority = thread->nice;  // task_nice(current), for every transaction
   t->is_reply = reply;
   t->sender_pid = proc->identity.pid;
   t->sender_tid = thread->tid;

@@ -169,6 +169,9 @@ struct Io {
   binder_write_read bwr{};
   std::vector<Br> brs;
   std::vector<FdInstall> fds;
+  bool spawn_word0 = false;  // WriteReadResult::overwrite_word0_with_spawn
+  bool set_nice = false;
+  int nice = 0;
   std::vector<uint32_t> codes() const { return test::codes(brs); }
 };
 
@@ -192,12 +195,13 @@ class DriverTest : public ::testing::Test {
  protected:
   static constexpr uint64_t kAreaBase = 0x7000'0000'0000;
 
-  Client open(int32_t pid, uint32_t euid = 1000, size_t area_size = 128 * 1024) {
+  Client open(int32_t pid, uint32_t euid = 1000, size_t area_size = 128 * 1024,
+              int32_t nice = 0) {
     auto mem = std::make_unique<FakeMemory>();
     Client c;
     c.mem = mem.get();
     c.pid = pid;
-    c.id = drv_.openProcess({pid, euid}, std::move(mem));
+    c.id = drv_.openProcess({pid, euid, nice}, std::move(mem));
     c.area = std::make_shared<std::vector<uint8_t>>(area_size);
     c.base = kAreaBase + static_cast<uint64_t>(pid) * 0x100'0000;
     if (area_size > 0) {
@@ -320,6 +324,9 @@ class DriverTest : public ::testing::Test {
     io.kind = r.kind;
     io.error = r.error;
     io.fds = std::move(r.fds);
+    io.spawn_word0 = r.overwrite_word0_with_spawn;
+    io.set_nice = r.set_nice;
+    io.nice = r.nice;
     const size_t n = std::min<size_t>(io.bwr.read_consumed, read_buf_.size());
     io.brs = decode(std::span<const uint8_t>(read_buf_.data(), n));
     return std::move(io);

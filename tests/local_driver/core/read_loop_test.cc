@@ -109,6 +109,39 @@ TEST_F(ReadLoopTest, SpawnLooperReplacesNoopOfTheDeliveringRead) {
   EXPECT_EQ(got2.codes(), (std::vector<uint32_t>{BR_NOOP, BR_TRANSACTION}));
 }
 
+// 6.1 C driver (conformance spawn_quirks): BR_SPAWN_LOOPER goes over word 0 of the read buffer
+// also when the read started at read_consumed != 0; the core cannot reach that word (read_out
+// starts at the read position) and asks the client to write it.
+TEST_F(ReadLoopTest, SpawnLooperOverWordZeroWhenReadStartsAtAnOffset) {
+  uint32_t max = 1;
+  ASSERT_EQ(0, ioctl(mgr_, 1, BINDER_SET_MAX_THREADS, &max));
+  ASSERT_EQ(write(mgr_, 1, Cmds().cmd(BC_REGISTER_LOOPER)).error, 0);  // unrequested: invalid
+  ASSERT_EQ(wr(a_, 2, Cmds().cmd(BC_TRANSACTION, txn(a_, 0, 1, {1, 2, 3, 4}))).error, 0);
+  binder_write_read bwr{};
+  bwr.read_size = 256;
+  bwr.read_consumed = 4;
+  std::vector<uint8_t> out(252);
+  WriteReadResult r = drv_.writeRead(mgr_.id, 1, bwr, {}, out, false);
+  ASSERT_EQ(r.kind, K::kDone);
+  EXPECT_EQ(r.error, 0);
+  EXPECT_TRUE(r.overwrite_word0_with_spawn);
+  EXPECT_EQ(bwr.read_consumed, 4u + 4u + sizeof(binder_transaction_data));
+  EXPECT_EQ(codes(decode(std::span<const uint8_t>(out.data(), bwr.read_consumed - 4))),
+            (std::vector<uint32_t>{BR_TRANSACTION}));
+  EXPECT_NE(drv_.dumpStats().find("requested threads: 1+0/1"), std::string::npos);
+  EXPECT_NE(drv_.dumpStats().find("BR_SPAWN_LOOPER: 1"), std::string::npos);
+}
+
+TEST_F(ReadLoopTest, SpawnLooperAtReadStartIsWrittenByTheCore) {
+  uint32_t max = 1;
+  ASSERT_EQ(0, ioctl(mgr_, 1, BINDER_SET_MAX_THREADS, &max));
+  enterLooper(mgr_, 1);
+  ASSERT_EQ(wr(a_, 2, Cmds().cmd(BC_TRANSACTION, txn(a_, 0, 1, {}, {}, TF_ONE_WAY))).error, 0);
+  Io got = read(mgr_, 1);
+  EXPECT_FALSE(got.spawn_word0);
+  EXPECT_EQ(got.codes(), (std::vector<uint32_t>{BR_SPAWN_LOOPER, BR_TRANSACTION}));
+}
+
 TEST_F(ReadLoopTest, NoSpawnWithoutMaxThreadsOrForNonLoopers) {
   Io io = wr(a_, 2, Cmds().cmd(BC_TRANSACTION, txn(a_, 0, 1, {}, {}, TF_ONE_WAY)));
   ASSERT_EQ(io.error, 0);
@@ -162,6 +195,77 @@ TEST_F(ReadLoopTest, StatsAndTransactionsDumps) {
   const std::string txns = drv_.dumpTransactions();
   EXPECT_NE(txns.find("pending transaction"), std::string::npos) << txns;
   EXPECT_NE(txns.find("from 200:2 to 100:0 code 1 flags 1"), std::string::npos) << txns;
+}
+
+}  // namespace
+}  // namespace nb::driver::test
+
+namespace nb::driver::test {
+namespace {
+
+using K = WriteReadResult::Kind;
+
+// Mainline 6.1 priority (kernel-binder.md §8.5; conformance priority).
+class PriorityTest : public DriverTest {
+ protected:
+  void setUpWith(int mgr_nice, uint32_t min_priority) {
+    mgr_ = open(100, 1000, 128 * 1024, mgr_nice);
+    startThread(mgr_, 1);
+    flat_binder_object obj = binderObj(0, 0, min_priority);
+    ASSERT_EQ(0, ioctl(mgr_, 1, BINDER_SET_CONTEXT_MGR_EXT, &obj));
+    a_ = open(200);
+    startThread(a_, 2);
+  }
+  Client mgr_;
+  Client a_;
+};
+
+TEST_F(PriorityTest, SyncCallRunsAtCallerNiceBelowMinPriorityAndReplyRestores) {
+  setUpWith(0, 19);
+  drv_.setThreadNice(mgr_.id, 1, 0);
+  Io parked = read(mgr_, 1);
+  ASSERT_EQ(parked.kind, K::kWouldBlock);
+  drv_.setThreadNice(a_.id, 2, 10);
+  ASSERT_EQ(wr(a_, 2, Cmds().cmd(BC_TRANSACTION, txn(a_, 0, 1, {1, 2, 3, 4})), 0).error, 0);
+  Io got = resume(mgr_, 1);
+  ASSERT_EQ(got.codes(), (std::vector<uint32_t>{BR_NOOP, BR_TRANSACTION}));
+  EXPECT_TRUE(got.set_nice);
+  EXPECT_EQ(got.nice, 10);
+  drv_.setThreadNice(mgr_.id, 1, 10);
+  binder_transaction_data reply{};
+  Io r = wr(mgr_, 1, Cmds().cmd(BC_REPLY, reply), 512, /*nonblock=*/true);
+  EXPECT_EQ(r.codes(), (std::vector<uint32_t>{BR_NOOP, BR_TRANSACTION_COMPLETE}));
+  EXPECT_TRUE(r.set_nice);
+  EXPECT_EQ(r.nice, 0);  // saved at delivery
+}
+
+TEST_F(PriorityTest, SyncCallAtOrAboveMinPriorityRunsAtMinPriority) {
+  setUpWith(0, 5);
+  drv_.setThreadNice(a_.id, 2, 10);
+  ASSERT_EQ(wr(a_, 2, Cmds().cmd(BC_TRANSACTION, txn(a_, 0, 1, {})), 0).error, 0);
+  Io got = read(mgr_, 1);
+  ASSERT_EQ(got.codes(), (std::vector<uint32_t>{BR_NOOP, BR_TRANSACTION}));
+  EXPECT_TRUE(got.set_nice);
+  EXPECT_EQ(got.nice, 5);
+}
+
+TEST_F(PriorityTest, OnewayOnlyRaisesALowerPriorityAndWaitingTakesTheOpenersNice) {
+  setUpWith(7, 3);
+  drv_.setThreadNice(mgr_.id, 1, 12);
+  ASSERT_EQ(wr(a_, 2, Cmds().cmd(BC_TRANSACTION, txn(a_, 0, 1, {}, {}, TF_ONE_WAY)), 0).error, 0);
+  Io got = read(mgr_, 1);
+  ASSERT_EQ(got.codes(), (std::vector<uint32_t>{BR_NOOP, BR_TRANSACTION}));
+  EXPECT_TRUE(got.set_nice);
+  EXPECT_EQ(got.nice, 3);  // default 7 on waiting for proc work, 7 > 3 -> min_priority
+}
+
+TEST_F(PriorityTest, NiceOutsideTheRangeIsIgnored) {
+  setUpWith(0, 0);
+  drv_.setThreadNice(mgr_.id, 1, 100);
+  Io got = nbread(mgr_, 1);
+  EXPECT_EQ(got.error, EAGAIN);
+  EXPECT_TRUE(got.set_nice);
+  EXPECT_EQ(got.nice, 0);
 }
 
 }  // namespace
