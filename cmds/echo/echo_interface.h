@@ -1,0 +1,117 @@
+// The echo example's interface, written by hand as the AIDL compiler would generate it:
+//
+//   package netbinder.example;
+//   interface IEcho {                                      // registered as "echo"
+//     String echo(String text);                            // 1
+//     String callBack(IEchoCallback cb, String msg);       // 2: calls cb.onEcho(msg), returns it
+//     oneway void record(int value);                       // 3
+//     int[] getRecorded();                                 // 4: the recorded values, in order
+//     byte[] readFd(in FileDescriptor fd);                 // 5: the file's contents
+//     void fail(int errorCode, String message);            // 6: throws ServiceSpecificException
+//   }
+//   interface IEchoCallback { String onEcho(String msg); } // 1
+//
+// Requests start with the interface token (codec/parcel_headers.h) in the header format the
+// process was configured with (--sm-layout; default the newest release's 'SYST' format); replies
+// start with the AIDL Status. Strings are String16 on the wire; FileDescriptor is a plain fd
+// object (libbinder writeUniqueFileDescriptor).
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "codec/parcel_headers.h"
+#include "runtime/binder.h"
+#include "runtime/process_state.h"
+
+namespace nb::examples::echo {
+
+inline constexpr char16_t kEchoDescriptor[] = u"netbinder.example.IEcho";
+inline constexpr char16_t kEchoCallbackDescriptor[] = u"netbinder.example.IEchoCallback";
+inline constexpr char kEchoServiceName[] = "echo";
+
+inline constexpr uint32_t kEcho = 1;
+inline constexpr uint32_t kCallBack = 2;
+inline constexpr uint32_t kRecord = 3;
+inline constexpr uint32_t kGetRecorded = 4;
+inline constexpr uint32_t kReadFd = 5;
+inline constexpr uint32_t kFail = 6;
+
+inline constexpr uint32_t kOnEcho = 1;
+
+// Largest file readFd returns (the rest is cut off).
+inline constexpr size_t kMaxReadFdBytes = 64 * 1024;
+
+// The service object. Thread-safe: methods run on any looper thread.
+class EchoService final : public runtime::LocalBinder {
+ public:
+  EchoService(std::shared_ptr<runtime::ProcessState> state, codec::InterfaceHeaderFormat format);
+
+ protected:
+  absl::Status onTransact(uint32_t code, codec::ParcelReader& data, codec::ParcelWriter* reply,
+                          uint32_t flags) override;
+
+ private:
+  absl::Status callBack(codec::ParcelReader& data, codec::ParcelWriter* reply);
+  absl::Status readFd(codec::ParcelReader& data, codec::ParcelWriter* reply);
+
+  const std::shared_ptr<runtime::ProcessState> state_;
+  const codec::InterfaceHeaderFormat format_;
+  std::mutex mu_;
+  std::vector<int32_t> recorded_;  // guarded by mu_
+};
+
+// IEchoCallback.onEcho calls answer with `prefix + msg`; `calls` and the thread of the last call
+// are recorded for the client's checks.
+class EchoCallback final : public runtime::LocalBinder {
+ public:
+  EchoCallback(std::u16string prefix, codec::InterfaceHeaderFormat format);
+  int calls() const;
+  pid_t lastThread() const;
+
+ protected:
+  absl::Status onTransact(uint32_t code, codec::ParcelReader& data, codec::ParcelWriter* reply,
+                          uint32_t flags) override;
+
+ private:
+  const std::u16string prefix_;
+  const codec::InterfaceHeaderFormat format_;
+  mutable std::mutex mu_;
+  int calls_ = 0;         // guarded by mu_
+  pid_t last_thread_ = 0;  // guarded by mu_
+};
+
+// Client-side stub (BpEcho). Every method: transport errors as binder_status.h, an AIDL exception
+// as runtime::statusFromAidl, a malformed reply as the reader's error.
+class EchoProxy {
+ public:
+  EchoProxy(std::shared_ptr<runtime::IBinder> remote, codec::InterfaceHeaderFormat format);
+
+  absl::StatusOr<std::string> echo(std::string_view text);
+  absl::StatusOr<std::string> callBack(const std::shared_ptr<runtime::IBinder>& cb,
+                                       std::string_view msg);
+  absl::Status record(int32_t value);  // one-way
+  absl::StatusOr<std::vector<int32_t>> getRecorded();
+  absl::StatusOr<std::vector<uint8_t>> readFd(int fd);
+  absl::Status fail(int32_t error_code, std::string_view message);
+
+ private:
+  absl::StatusOr<codec::ParcelWriter> request();
+  // Sync call (transport errors only; the caller reads the Status with readReplyStatus).
+  absl::StatusOr<runtime::ReceivedParcel> call(uint32_t code, const codec::ParcelWriter& data);
+
+  const std::shared_ptr<runtime::IBinder> remote_;
+  const codec::InterfaceHeaderFormat format_;
+};
+
+// The Status + result framing used by the stubs: reads the AIDL Status at the start of `reader`
+// and turns an exception into an absl::Status.
+absl::Status readReplyStatus(codec::ParcelReader& reader);
+
+}  // namespace nb::examples::echo
