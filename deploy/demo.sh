@@ -1,37 +1,56 @@
 #!/usr/bin/env bash
-# The README's demo command: installs dependencies, builds, and runs what netbinder can show today:
-# binderd (the userspace Binder driver) in a private directory, and an unmodified /dev/binder program
-# (tests/conformance/binder_scenarios, which only includes <linux/android/binder.h>) running on it
-# through LD_PRELOAD=libnetbinder_preload.so — a context manager and a client making calls, passing a
-# binder, a nested call-back, file descriptors and scatter-gather buffers — then binderd's state dump.
-# Its final form (issue 5) adds a service manager, an echo service and two gateways.
+# The README's demo command: installs dependencies, builds, and runs netbinder on one host:
+# binderd (the userspace Binder driver), the AOSP-compatible servicemanager and the echo service,
+# then binderctl (list / check / call with a decoded reply / ping / stats) and echo_client (call,
+# nested call-back, one-way order, fd passing, service-specific exception). Then an unmodified
+# /dev/binder program (only <linux/android/binder.h>) runs on the same binderd through
+# LD_PRELOAD=libnetbinder_preload.so. The final form (issue 5) adds a second side reaching echo
+# through two gateways.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 deploy/install-deps.sh
 BUILD=${NB_BUILD_DIR:-build}/main
 cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$BUILD" -j"$(nproc)" --target binderd netbinder_preload binder_scenarios
+cmake --build "$BUILD" -j"$(nproc)" --target binderd netbinder_preload servicemanager binderctl \
+  echo_service echo_client binder_scenarios
 
-dir=$(mktemp -d /tmp/netbinder-demo.XXXXXX)
-"$BUILD/local_driver/binderd" --dir "$dir" >"$dir/binderd.log" 2>&1 &
-daemon=$!
-trap 'kill -TERM $daemon 2>/dev/null; wait $daemon 2>/dev/null; rm -rf "$dir"' EXIT
-for _ in $(seq 100); do [ -S "$dir/binder" ] && break; sleep 0.05; done
-echo "binderd is serving $dir/{binder,hwbinder,vndbinder}"
+bin() { find "$BUILD" -type f -name "$1" -perm -u+x | head -1; }
+BINDERD=$(bin binderd) SM=$(bin servicemanager) CTL=$(bin binderctl)
+ECHO_SVC=$(bin echo_service) ECHO_CLIENT=$(bin echo_client) SCEN=$(bin binder_scenarios)
+PRELOAD=$(find "$BUILD" -name libnetbinder_preload.so | head -1)
 
-run() {
-  echo
-  echo "== $1: $2"
-  NETBINDER_DIR=$dir LD_PRELOAD=$PWD/$BUILD/local_driver/libnetbinder_preload.so \
-    "$BUILD/tests/conformance/binder_scenarios" "$1"
+export NETBINDER_DIR
+NETBINDER_DIR=$(mktemp -d /tmp/netbinder-demo.XXXXXX)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$NETBINDER_DIR"
 }
-run txn_roundtrip "a client calls the context manager and gets a reply"
-run refcount_handshake "a binder object crosses; BR_INCREFS/BR_ACQUIRE handshake; release"
-run nested_call "the service calls back into the client on the client's waiting thread"
-run death_notification "the client dies; the holder of its binder is told"
-run fd_passing "a pipe crosses as a file descriptor"
-run scatter_gather "PTR buffers with a parent fixup and an fd array"
+trap cleanup EXIT
+
+"$BINDERD" --dir "$NETBINDER_DIR" >"$NETBINDER_DIR/binderd.log" 2>&1 & pids+=($!)
+for _ in $(seq 100); do [ -S "$NETBINDER_DIR/binder" ] && break; sleep 0.05; done
+echo "== binderd serving $NETBINDER_DIR/{binder,hwbinder,vndbinder}"
+"$SM" >"$NETBINDER_DIR/servicemanager.log" 2>&1 & pids+=($!)
+"$ECHO_SVC" >"$NETBINDER_DIR/echo.log" 2>&1 & pids+=($!)
+for _ in $(seq 100); do "$CTL" check echo 2>/dev/null | grep -q found && break; sleep 0.05; done
+
+step() { echo; echo "\$ $*"; "$@"; }
+step "$CTL" list
+step "$CTL" check echo
+step "$CTL" call echo 1 s16 "hello from binderctl" --reply s16
+step "$CTL" ping echo
+step "$ECHO_CLIENT"
+step "$CTL" stats
 
 echo
-echo "== binderd state (debugfs format)"
-"$BUILD/local_driver/binderd" --dir "$dir" --dump stats | head -30 || true
+echo "== an unmodified /dev/binder program on binderd through the LD_PRELOAD shim"
+NETBINDER_DIR=$(mktemp -d /tmp/netbinder-demo2.XXXXXX)   # a fresh device: the program is its own manager
+"$BINDERD" --dir "$NETBINDER_DIR" >/dev/null 2>&1 & pids+=($!)
+for _ in $(seq 100); do [ -S "$NETBINDER_DIR/binder" ] && break; sleep 0.05; done
+for s in txn_roundtrip nested_call fd_passing; do
+  echo "-- $s"
+  LD_PRELOAD=$PRELOAD "$SCEN" "$s"
+done
+rm -rf "$NETBINDER_DIR"
