@@ -21,11 +21,12 @@ PRELOAD=$(find "$BUILD" -name libnetbinder_preload.so | head -1)
 
 export NETBINDER_DIR
 NETBINDER_DIR=$(mktemp -d /tmp/netbinder-demo.XXXXXX)
+dirs=("$NETBINDER_DIR")
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$NETBINDER_DIR"
+  rm -rf "${dirs[@]}"
 }
 trap cleanup EXIT
 
@@ -47,10 +48,10 @@ step "$CTL" stats
 echo
 echo "== an unmodified /dev/binder program on binderd through the LD_PRELOAD shim"
 NETBINDER_DIR=$(mktemp -d /tmp/netbinder-demo2.XXXXXX)   # a fresh device: the program is its own manager
+dirs+=("$NETBINDER_DIR")
 "$BINDERD" --dir "$NETBINDER_DIR" >/dev/null 2>&1 & pids+=($!)
 for _ in $(seq 100); do [ -S "$NETBINDER_DIR/binder" ] && break; sleep 0.05; done
 for s in txn_roundtrip nested_call fd_passing; do
   echo "-- $s"
   LD_PRELOAD=$PRELOAD "$SCEN" "$s"
 done
-rm -rf "$NETBINDER_DIR"
