@@ -1538,7 +1538,7 @@ static void sc_client(void* arg) {
   bt_wr(&b, &s, 1, "call-B-while-A-pending");
   bt_extended_error(&b, "call-B");
   struct wb o = {0};
-  wb_txn(&o, BC_TRANSACTION, 0, 3, TF_ONE_WAY, "ow", 4, NULL, 0);
+  wb_txn(&o, BC_TRANSACTION, 0, 3, TF_ONE_WAY, "ow\0\0", 4, NULL, 0);
   bt_wr(&b, &o, 1, "oneway-while-A-pending");
   bt_signal(S.c2p[1]);
   bt_wr(&b, NULL, 1, "wait-reply-A");
@@ -1841,7 +1841,7 @@ static void n3_server(void* arg) {
   if (b.last_txn_valid && b.last_txn.offsets_size)
     h = ((const struct flat_binder_object*)(uintptr_t)b.last_txn.data.ptr.buffer)->handle;
   struct wb c = {0};
-  wb_txn(&c, BC_TRANSACTION, h, 3, 0, "cb", 4, NULL, 0);
+  wb_txn(&c, BC_TRANSACTION, h, 3, 0, "cb\0\0", 4, NULL, 0);
   bt_wr(&b, &c, 1, "call-client-node");
   struct wb r = {0};
   wb_free(&r, b.last_buffer);
