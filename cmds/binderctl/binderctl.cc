@@ -7,9 +7,9 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstddef>
 #include <chrono>
 #include <cmath>
+#include <cstddef>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -152,17 +152,28 @@ std::string quoted(std::string_view s) {
 
 const char* exceptionName(int32_t code) {
   switch (code) {
-    case codec::kExNone: return "EX_NONE";
-    case codec::kExSecurity: return "EX_SECURITY";
-    case codec::kExBadParcelable: return "EX_BAD_PARCELABLE";
-    case codec::kExIllegalArgument: return "EX_ILLEGAL_ARGUMENT";
-    case codec::kExNullPointer: return "EX_NULL_POINTER";
-    case codec::kExIllegalState: return "EX_ILLEGAL_STATE";
-    case codec::kExNetworkMainThread: return "EX_NETWORK_MAIN_THREAD";
-    case codec::kExUnsupportedOperation: return "EX_UNSUPPORTED_OPERATION";
-    case codec::kExServiceSpecific: return "EX_SERVICE_SPECIFIC";
-    case codec::kExParcelable: return "EX_PARCELABLE";
-    default: return "unknown exception";
+    case codec::kExNone:
+      return "EX_NONE";
+    case codec::kExSecurity:
+      return "EX_SECURITY";
+    case codec::kExBadParcelable:
+      return "EX_BAD_PARCELABLE";
+    case codec::kExIllegalArgument:
+      return "EX_ILLEGAL_ARGUMENT";
+    case codec::kExNullPointer:
+      return "EX_NULL_POINTER";
+    case codec::kExIllegalState:
+      return "EX_ILLEGAL_STATE";
+    case codec::kExNetworkMainThread:
+      return "EX_NETWORK_MAIN_THREAD";
+    case codec::kExUnsupportedOperation:
+      return "EX_UNSUPPORTED_OPERATION";
+    case codec::kExServiceSpecific:
+      return "EX_SERVICE_SPECIFIC";
+    case codec::kExParcelable:
+      return "EX_PARCELABLE";
+    default:
+      return "unknown exception";
   }
 }
 
@@ -187,9 +198,9 @@ std::optional<Failure> Ctl::connect() {
   }
   state_ = *state;
   if (absl::Status s = state_->contextObject()->ping(); !s.ok()) {
-    return Failure{kExitNoServiceManager, absl::StrCat("no service manager on ",
-                                                       flags_.deviceSpec().toString(), ": ",
-                                                       describe(s))};
+    return Failure{
+        kExitNoServiceManager,
+        absl::StrCat("no service manager on ", flags_.deviceSpec().toString(), ": ", describe(s))};
   }
   sm_ = std::make_unique<rt::ServiceManager>(state_, flags_.sm_layout);
   return std::nullopt;
@@ -199,8 +210,9 @@ absl::StatusOr<std::shared_ptr<rt::IBinder>> Ctl::lookup(const std::string& name
                                                          std::optional<Failure>* failure) {
   absl::StatusOr<std::shared_ptr<rt::IBinder>> binder = sm_->checkService(name);
   if (!binder.ok()) {
-    *failure = Failure{rt::isDeadObject(binder.status()) ? kExitNoServiceManager : kExitError,
-                       absl::StrCat("checkService(", name, ") failed: ", describe(binder.status()))};
+    *failure =
+        Failure{rt::isDeadObject(binder.status()) ? kExitNoServiceManager : kExitError,
+                absl::StrCat("checkService(", name, ") failed: ", describe(binder.status()))};
     return binder.status();
   }
   if (*binder == nullptr) {
@@ -435,8 +447,8 @@ absl::Status Ctl::decodeReply(codec::ParcelReader& reader, const rt::ReceivedPar
     }
     out_ << (error.ok() ? "" : "<error>") << "\n";
     if (!error.ok()) {
-      return absl::Status(error.code(), absl::StrCat("value [", i, "] ", valueTypeName(type),
-                                                     ": ", error.message()));
+      return absl::Status(error.code(), absl::StrCat("value [", i, "] ", valueTypeName(type), ": ",
+                                                     error.message()));
     }
   }
   (void)parcel;
@@ -509,8 +521,8 @@ int Ctl::call(const std::string& name, const std::vector<std::string>& call_args
     ::close(fd);
   }
   if (!reply.ok()) {
-    return fail(kExitError, absl::StrCat("call ", name, " ", *code, " failed: ",
-                                         describe(reply.status())));
+    return fail(kExitError,
+                absl::StrCat("call ", name, " ", *code, " failed: ", describe(reply.status())));
   }
   if (oneway_) {
     out_ << "Result: oneway call sent\n";
@@ -532,7 +544,8 @@ int Ctl::call(const std::string& name, const std::vector<std::string>& call_args
   if (!status.ok()) {
     out_ << "Status: not an AIDL reply (" << status.status().message() << ")\n";
     if (reply_types_.has_value()) {
-      return fail(kExitError, absl::StrCat("reply has no AIDL Status: ", status.status().message()));
+      return fail(kExitError,
+                  absl::StrCat("reply has no AIDL Status: ", status.status().message()));
     }
     return kExitOk;
   }
@@ -681,10 +694,9 @@ std::string hexDump(std::span<const uint8_t> data) {
     char buf[16];
     size_t pos = begin;
     for (; pos + 4 <= end; pos += 4) {
-      const uint32_t word = static_cast<uint32_t>(data[pos]) |
-                            static_cast<uint32_t>(data[pos + 1]) << 8 |
-                            static_cast<uint32_t>(data[pos + 2]) << 16 |
-                            static_cast<uint32_t>(data[pos + 3]) << 24;
+      const uint32_t word =
+          static_cast<uint32_t>(data[pos]) | static_cast<uint32_t>(data[pos + 1]) << 8 |
+          static_cast<uint32_t>(data[pos + 2]) << 16 | static_cast<uint32_t>(data[pos + 3]) << 24;
       std::snprintf(buf, sizeof(buf), "%08x ", word);
       s += buf;
     }
@@ -721,23 +733,32 @@ std::string hexDump(std::span<const uint8_t> data) {
 
 const char* valueTypeName(ValueType type) {
   switch (type) {
-    case ValueType::kI32: return "i32";
-    case ValueType::kI64: return "i64";
-    case ValueType::kF: return "f";
-    case ValueType::kD: return "d";
-    case ValueType::kBool: return "bool";
-    case ValueType::kS16: return "s16";
-    case ValueType::kS8: return "s8";
-    case ValueType::kBinder: return "binder";
-    case ValueType::kFd: return "fd";
+    case ValueType::kI32:
+      return "i32";
+    case ValueType::kI64:
+      return "i64";
+    case ValueType::kF:
+      return "f";
+    case ValueType::kD:
+      return "d";
+    case ValueType::kBool:
+      return "bool";
+    case ValueType::kS16:
+      return "s16";
+    case ValueType::kS8:
+      return "s8";
+    case ValueType::kBinder:
+      return "binder";
+    case ValueType::kFd:
+      return "fd";
   }
   return "?";
 }
 
 absl::StatusOr<std::vector<ValueType>> parseReplySpec(std::string_view spec) {
-  static constexpr ValueType kAll[] = {ValueType::kI32,  ValueType::kI64, ValueType::kF,
-                                       ValueType::kD,    ValueType::kBool, ValueType::kS16,
-                                       ValueType::kS8,   ValueType::kBinder, ValueType::kFd};
+  static constexpr ValueType kAll[] = {ValueType::kI32, ValueType::kI64,    ValueType::kF,
+                                       ValueType::kD,   ValueType::kBool,   ValueType::kS16,
+                                       ValueType::kS8,  ValueType::kBinder, ValueType::kFd};
   std::vector<ValueType> out;
   std::vector<std::string> items;
   size_t start = 0;
@@ -768,7 +789,8 @@ absl::StatusOr<uint32_t> parseCode(std::string_view text) {
   }
   long long v = 0;
   if (!parseInt(text, 0, UINT32_MAX, &v)) {
-    return absl::InvalidArgumentError(absl::StrCat("bad transaction code '", std::string(text), "'"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("bad transaction code '", std::string(text), "'"));
   }
   return static_cast<uint32_t>(v);
 }

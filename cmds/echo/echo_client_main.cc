@@ -93,16 +93,17 @@ int main(int argc, char** argv) {
   absl::StatusOr<std::shared_ptr<rt::IBinder>> binder =
       sm.waitForService(name, std::chrono::milliseconds(timeout_ms));
   if (!binder.ok() || *binder == nullptr) {
-    std::cerr << "echo_client: service " << name << " not found: "
-              << (binder.ok() ? "null" : std::string(binder.status().message())) << "\n";
+    std::cerr << "echo_client: service " << name
+              << " not found: " << (binder.ok() ? "null" : std::string(binder.status().message()))
+              << "\n";
     (*state)->shutdown();
     return 20;
   }
   echo::EchoProxy proxy(*binder, format);
 
   // 1. echo(String)
-  for (const std::string& text : {std::string("hello"), std::string("h\xc3\xa9llo \xe2\x9c\x93"),
-                                 std::string()}) {
+  for (const std::string& text :
+       {std::string("hello"), std::string("h\xc3\xa9llo \xe2\x9c\x93"), std::string()}) {
     absl::StatusOr<std::string> got = proxy.echo(text);
     check(got.ok() && *got == text, "echo",
           got.ok() ? quoted(*got) : std::string(got.status().ToString()));
@@ -123,8 +124,9 @@ int main(int argc, char** argv) {
 
   // 3./4. one-way record(int) in order, observed through getRecorded().
   absl::StatusOr<std::vector<int32_t>> before = proxy.getRecorded();
-  check(before.ok(), "getRecorded", before.ok() ? std::to_string(before->size()) + " recorded"
-                                                : std::string(before.status().ToString()));
+  check(before.ok(), "getRecorded",
+        before.ok() ? std::to_string(before->size()) + " recorded"
+                    : std::string(before.status().ToString()));
   if (before.ok()) {
     const size_t base = before->size();
     bool sent = true;
@@ -184,7 +186,8 @@ int main(int argc, char** argv) {
   }
 
   (*state)->shutdown();
-  std::printf("echo_client: %s\n", failures == 0 ? "all checks passed"
-                                                  : (std::to_string(failures) + " checks failed").c_str());
+  std::printf("echo_client: %s\n", failures == 0
+                                       ? "all checks passed"
+                                       : (std::to_string(failures) + " checks failed").c_str());
   return failures == 0 ? 0 : 1;
 }

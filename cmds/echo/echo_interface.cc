@@ -67,8 +67,8 @@ absl::Status EchoService::onTransact(uint32_t code, codec::ParcelReader& data,
     return LocalBinder::onTransact(code, data, reply, flags);  // UNKNOWN_TRANSACTION
   }
   // A bad token is a transport-level failure in libbinder (BAD_TYPE), not an AIDL exception.
-  if (absl::StatusOr<codec::InterfaceToken> token = codec::enforceInterface(data, kEchoDescriptor,
-                                                                            format_);
+  if (absl::StatusOr<codec::InterfaceToken> token =
+          codec::enforceInterface(data, kEchoDescriptor, format_);
       !token.ok()) {
     return token.status();
   }

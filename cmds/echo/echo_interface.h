@@ -83,7 +83,7 @@ class EchoCallback final : public runtime::LocalBinder {
   const std::u16string prefix_;
   const codec::InterfaceHeaderFormat format_;
   mutable std::mutex mu_;
-  int calls_ = 0;         // guarded by mu_
+  int calls_ = 0;          // guarded by mu_
   pid_t last_thread_ = 0;  // guarded by mu_
 };
 

@@ -69,8 +69,7 @@ absl::Status ServiceManagerHandler::handle(uint32_t code, codec::ParcelReader& d
     spdlog::warn(
         "{} (code {}) from pid {} uid {}: bad interface token for the Android {} layout: {}",
         runtime::serviceManagerMethodName(*method), code, caller.pid, caller.uid,
-        runtime::serviceManagerLayoutName(options_.layout),
-        std::string(token.status().message()));
+        runtime::serviceManagerLayoutName(options_.layout), std::string(token.status().message()));
     if (legacy()) {
       return legacyError("invalid id");
     }
@@ -117,8 +116,8 @@ absl::Status ServiceManagerHandler::handleLegacy(ServiceManagerMethod method,
       if (!allow_isolated.ok() || !priority.ok()) {
         return legacyError("truncated addService");
       }
-      auto [ex, message] = addService(*name, *binder, *allow_isolated != 0,
-                                      static_cast<int32_t>(*priority), caller);
+      auto [ex, message] =
+          addService(*name, *binder, *allow_isolated != 0, static_cast<int32_t>(*priority), caller);
       if (ex != codec::kExNone) {
         return legacyError(message);
       }
@@ -350,11 +349,10 @@ std::pair<int32_t, std::string> ServiceManagerHandler::addService(const std::str
     return {codec::kExIllegalState, "Couldn't linkToDeath"};
   }
   const bool replaced = registry_.find(name).has_value();
-  std::vector<BinderPtr> callbacks =
-      registry_.add(name, ServiceEntry{binder, allow_isolated, dump_priority, caller.pid,
-                                       caller.uid});
-  spdlog::info("{} service '{}' (pid {}, uid {}, priority {:#x})",
-               replaced ? "replaced" : "added", name, caller.pid, caller.uid, dump_priority);
+  std::vector<BinderPtr> callbacks = registry_.add(
+      name, ServiceEntry{binder, allow_isolated, dump_priority, caller.pid, caller.uid});
+  spdlog::info("{} service '{}' (pid {}, uid {}, priority {:#x})", replaced ? "replaced" : "added",
+               name, caller.pid, caller.uid, dump_priority);
   notify(name, binder, callbacks);
   return {codec::kExNone, ""};
 }
@@ -375,8 +373,9 @@ void ServiceManagerHandler::notify(const std::string& name, const BinderPtr& bin
                                    const std::vector<BinderPtr>& callbacks) {
   for (const BinderPtr& callback : callbacks) {
     codec::ParcelWriter request;
-    absl::Status s = codec::writeInterfaceToken(request, runtime::kServiceCallbackDescriptor,
-                                                runtime::serviceManagerHeaderFormat(options_.layout));
+    absl::Status s =
+        codec::writeInterfaceToken(request, runtime::kServiceCallbackDescriptor,
+                                   runtime::serviceManagerHeaderFormat(options_.layout));
     if (s.ok()) {
       s = request.writeString16(std::string_view(name));
     }

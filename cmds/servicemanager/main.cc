@@ -91,8 +91,8 @@ int main(int argc, char** argv) {
     became = (*state)->becomeContextManager(binder);
   }
   if (!became.ok()) {
-    spdlog::error("cannot become the context manager on {}: {}",
-                  process_options.device.toString(), std::string(became.message()));
+    spdlog::error("cannot become the context manager on {}: {}", process_options.device.toString(),
+                  std::string(became.message()));
     return 1;
   }
   (*state)->startThreadPool();

@@ -81,8 +81,7 @@ absl::StatusOr<std::vector<std::string>> parseDeclared(std::string_view text) {
     if (!isValidServiceName(line) || slash == 0 || slash == std::string_view::npos ||
         slash + 1 == line.size()) {
       return absl::InvalidArgumentError(absl::StrCat("declared instances line ", line_no, ": '",
-                                                     std::string(line),
-                                                     "' is not iface/instance"));
+                                                     std::string(line), "' is not iface/instance"));
     }
     out.emplace_back(line);
   }
@@ -142,7 +141,7 @@ absl::StatusOr<Options> parseOptions(const std::vector<std::string>& args,
       if (!v.ok()) {
         return v.status();
       }
-      static const std::set<std::string> kLevels = {"trace", "debug", "info", "warn",
+      static const std::set<std::string> kLevels = {"trace",   "debug", "info",     "warn",
                                                     "warning", "error", "critical", "off"};
       if (kLevels.count(*v) == 0) {
         return absl::InvalidArgumentError(absl::StrCat("unknown log level '", *v, "'"));

@@ -22,7 +22,8 @@ IoctlResult Driver::ioctl(ProcId proc, Tid tid, uint32_t cmd, std::span<uint8_t>
 WriteReadResult Driver::writeRead(ProcId proc, Tid tid, binder_write_read& bwr,
                                   std::span<const uint8_t> write_bytes, std::span<uint8_t> read_out,
                                   bool nonblock) {
-  return ctx_->attachNice(proc, tid, ctx_->writeRead(proc, tid, bwr, write_bytes, read_out, nonblock));
+  return ctx_->attachNice(proc, tid,
+                          ctx_->writeRead(proc, tid, bwr, write_bytes, read_out, nonblock));
 }
 WriteReadResult Driver::resumeRead(ProcId proc, Tid tid, binder_write_read& bwr,
                                    std::span<uint8_t> read_out, bool nonblock) {

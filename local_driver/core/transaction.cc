@@ -366,7 +366,7 @@ void Context::handleTransaction(Process* proc, Thread* thread, const binder_tran
   t->to_proc = target_proc;
   t->to_thread = target_thread;
   t->code = tr.code;
-  t->flags = tr.flags;  // not filtered (§17.10)
+  t->flags = tr.flags;         // not filtered (§17.10)
   t->priority = thread->nice;  // task_nice(current), for every transaction
   t->is_reply = reply;
   t->sender_pid = proc->identity.pid;

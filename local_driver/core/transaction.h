@@ -117,8 +117,8 @@ struct Transaction : WorkItem {
   uint32_t sender_euid = 0;
   bool has_secctx = false;
   uint64_t secctx_offset = 0;  // byte offset of the secctx string in the buffer
-  int priority = 0;        // the sender's nice at send time
-  int saved_priority = 0;  // the receiver's nice before delivery, restored by its BC_REPLY
+  int priority = 0;            // the sender's nice at send time
+  int saved_priority = 0;      // the receiver's nice before delivery, restored by its BC_REPLY
 };
 
 }  // namespace nb::driver

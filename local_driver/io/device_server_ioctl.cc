@@ -34,9 +34,8 @@ void DeviceServer::handleIoctl(Conn& conn, Message& msg) {
   const uint32_t known = wire::kIoctlNonblock | wire::kIoctlWriteInline | wire::kIoctlReadFault;
   const size_t rest = msg.payload.size() - sizeof(req);
   if ((req.flags & ~known) != 0 || req.reserved != 0 || req.nice < -20 || req.nice > 19 ||
-      req.arg_size != _IOC_SIZE(req.cmd) ||
-      req.arg_size > wire::kMaxIoctlArg || req.arg_size > rest ||
-      req.read_capacity > wire::kMaxReadChunk) {
+      req.arg_size != _IOC_SIZE(req.cmd) || req.arg_size > wire::kMaxIoctlArg ||
+      req.arg_size > rest || req.read_capacity > wire::kMaxReadChunk) {
     return dropConn(conn);
   }
   std::span<const uint8_t> arg(msg.payload.data() + sizeof(req), req.arg_size);

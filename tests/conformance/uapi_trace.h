@@ -1,8 +1,8 @@
 /*
  * uapi_trace.h — a tiny harness for Binder conformance scenarios, written against the kernel UAPI
- * header <linux/android/binder.h> and libc only (no netbinder code), so that the same scenario source
- * runs, built statically, on the real kernel driver inside tools/binder-vm, and, built dynamically,
- * on binderd through libnetbinder_preload.so.
+ * header <linux/android/binder.h> and libc only (no netbinder code), so that the same scenario
+ * source runs, built statically, on the real kernel driver inside tools/binder-vm, and, built
+ * dynamically, on binderd through libnetbinder_preload.so.
  *
  * Each role (a process of the scenario) prints one line per observation, prefixed with its role
  * name. Lines are normalized: no addresses, no real pids (pids print as role names), so the traces
@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <linux/android/binder.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -25,8 +26,6 @@
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <linux/android/binder.h>
 
 #define BT_MAP_SIZE (128u * 1024u)
 
@@ -62,9 +61,11 @@ static void bt_role_pid(const char* name, pid_t pid) {
 }
 
 static const char* bt_pid_name(pid_t pid) {
-  if (pid == 0) return "0";
+  if (pid == 0)
+    return "0";
   for (int i = 0; i < bt_nroles; i++)
-    if (bt_roles[i].pid == pid) return bt_roles[i].name;
+    if (bt_roles[i].pid == pid)
+      return bt_roles[i].name;
   return "unknown";
 }
 
@@ -72,7 +73,8 @@ static int bt_silent; /* when set, bt_wr prints nothing (outcomes the kernel its
 
 static void bt_log(const struct bt* b, const char* fmt, ...) {
   char line[2048];
-  if (bt_silent) return;
+  if (bt_silent)
+    return;
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(line, sizeof line, fmt, ap);
@@ -97,10 +99,13 @@ static void bt_open_nomap(struct bt* b, const char* role) {
   memset(b, 0, sizeof *b);
   b->role = role;
   b->fd = open(bt_device(), O_RDWR | O_CLOEXEC);
-  if (b->fd < 0) bt_die(b, "open");
+  if (b->fd < 0)
+    bt_die(b, "open");
   struct binder_version v = {0};
-  if (ioctl(b->fd, BINDER_VERSION, &v) < 0) bt_die(b, "BINDER_VERSION");
-  if (v.protocol_version != BINDER_CURRENT_PROTOCOL_VERSION) bt_die(b, "protocol version");
+  if (ioctl(b->fd, BINDER_VERSION, &v) < 0)
+    bt_die(b, "BINDER_VERSION");
+  if (v.protocol_version != BINDER_CURRENT_PROTOCOL_VERSION)
+    bt_die(b, "protocol version");
 }
 
 /* Opens the device, checks the version, maps `size` bytes read-only. */
@@ -108,7 +113,8 @@ static void bt_open_sized(struct bt* b, const char* role, size_t size) {
   bt_open_nomap(b, role);
   b->map_size = size;
   void* m = mmap(NULL, b->map_size, PROT_READ, MAP_PRIVATE, b->fd, 0);
-  if (m == MAP_FAILED) bt_die(b, "mmap");
+  if (m == MAP_FAILED)
+    bt_die(b, "mmap");
   b->map = (uint8_t*)m;
 }
 
@@ -130,7 +136,8 @@ struct wb {
 };
 
 static void wb_put(struct wb* w, const void* p, size_t n) {
-  if (w->len + n > sizeof w->bytes) abort();
+  if (w->len + n > sizeof w->bytes)
+    abort();
   memcpy(w->bytes + w->len, p, n);
   w->len += n;
 }
@@ -192,27 +199,35 @@ static const char* bt_br_name(uint32_t cmd) {
 #define C(x) \
   case x:    \
     return #x;
-    C(BR_ERROR) C(BR_OK) C(BR_TRANSACTION_SEC_CTX) C(BR_TRANSACTION) C(BR_REPLY)
-    C(BR_ACQUIRE_RESULT) C(BR_DEAD_REPLY) C(BR_TRANSACTION_COMPLETE) C(BR_INCREFS)
-    C(BR_ACQUIRE) C(BR_RELEASE) C(BR_DECREFS) C(BR_ATTEMPT_ACQUIRE) C(BR_NOOP)
-    C(BR_SPAWN_LOOPER) C(BR_FINISHED) C(BR_DEAD_BINDER) C(BR_CLEAR_DEATH_NOTIFICATION_DONE)
-    C(BR_FAILED_REPLY) C(BR_FROZEN_REPLY) C(BR_ONEWAY_SPAM_SUSPECT)
+    C(BR_ERROR)
+    C(BR_OK) C(BR_TRANSACTION_SEC_CTX) C(BR_TRANSACTION) C(BR_REPLY) C(BR_ACQUIRE_RESULT)
+        C(BR_DEAD_REPLY) C(BR_TRANSACTION_COMPLETE) C(BR_INCREFS) C(BR_ACQUIRE) C(BR_RELEASE)
+            C(BR_DECREFS) C(BR_ATTEMPT_ACQUIRE) C(BR_NOOP) C(BR_SPAWN_LOOPER) C(BR_FINISHED)
+                C(BR_DEAD_BINDER) C(BR_CLEAR_DEATH_NOTIFICATION_DONE) C(BR_FAILED_REPLY)
+                    C(BR_FROZEN_REPLY) C(BR_ONEWAY_SPAM_SUSPECT)
 #undef C
-    default:
-      return NULL;
+                        default : return NULL;
   }
 }
 
 static const char* bt_obj_name(uint32_t type) {
   switch (type) {
-    case BINDER_TYPE_BINDER: return "BINDER";
-    case BINDER_TYPE_WEAK_BINDER: return "WEAK_BINDER";
-    case BINDER_TYPE_HANDLE: return "HANDLE";
-    case BINDER_TYPE_WEAK_HANDLE: return "WEAK_HANDLE";
-    case BINDER_TYPE_FD: return "FD";
-    case BINDER_TYPE_FDA: return "FDA";
-    case BINDER_TYPE_PTR: return "PTR";
-    default: return "?";
+    case BINDER_TYPE_BINDER:
+      return "BINDER";
+    case BINDER_TYPE_WEAK_BINDER:
+      return "WEAK_BINDER";
+    case BINDER_TYPE_HANDLE:
+      return "HANDLE";
+    case BINDER_TYPE_WEAK_HANDLE:
+      return "WEAK_HANDLE";
+    case BINDER_TYPE_FD:
+      return "FD";
+    case BINDER_TYPE_FDA:
+      return "FDA";
+    case BINDER_TYPE_PTR:
+      return "PTR";
+    default:
+      return "?";
   }
 }
 
@@ -270,7 +285,8 @@ static size_t bt_describe_txn(const struct bt* b, const struct binder_transactio
       n += (size_t)snprintf(out + n, cap - n, "]");
     }
   }
-  if (n < cap) n += (size_t)snprintf(out + n, cap - n, ")");
+  if (n < cap)
+    n += (size_t)snprintf(out + n, cap - n, ")");
   return n < cap ? n : cap;
 }
 
@@ -286,9 +302,11 @@ static void bt_print_read(struct bt* b, const char* label, const uint8_t* rb, si
     const char* name = bt_br_name(cmd);
     b->last_cmd = cmd;
     n += (size_t)snprintf(line + n, sizeof line - n, " %s", name ? name : "BR_UNKNOWN");
-    if (!name) break;
+    if (!name)
+      break;
     size_t sz = _IOC_SIZE(cmd);
-    if (cmd == BR_ERROR) sz = 0; /* written as a bare code by the drivers */
+    if (cmd == BR_ERROR)
+      sz = 0; /* written as a bare code by the drivers */
     if (pos + sz > len) {
       n += (size_t)snprintf(line + n, sizeof line - n, "(TRUNCATED)");
       break;
@@ -303,8 +321,7 @@ static void bt_print_read(struct bt* b, const char* label, const uint8_t* rb, si
       b->last_secctx = 0;
       if (cmd == BR_TRANSACTION_SEC_CTX)
         memcpy(&b->last_secctx, rb + pos + sizeof tr, sizeof b->last_secctx);
-    } else if (cmd == BR_INCREFS || cmd == BR_ACQUIRE || cmd == BR_RELEASE ||
-               cmd == BR_DECREFS) {
+    } else if (cmd == BR_INCREFS || cmd == BR_ACQUIRE || cmd == BR_RELEASE || cmd == BR_DECREFS) {
       struct binder_ptr_cookie pc;
       memcpy(&pc, rb + pos, sizeof pc);
       n += (size_t)snprintf(line + n, sizeof line - n, "(ptr=%#llx cookie=%#llx)",
@@ -312,8 +329,8 @@ static void bt_print_read(struct bt* b, const char* label, const uint8_t* rb, si
     } else if (cmd == BR_DEAD_BINDER || cmd == BR_CLEAR_DEATH_NOTIFICATION_DONE) {
       binder_uintptr_t cookie;
       memcpy(&cookie, rb + pos, sizeof cookie);
-      n += (size_t)snprintf(line + n, sizeof line - n, "(cookie=%#llx)",
-                            (unsigned long long)cookie);
+      n +=
+          (size_t)snprintf(line + n, sizeof line - n, "(cookie=%#llx)", (unsigned long long)cookie);
     }
     pos += sz;
   }
@@ -338,7 +355,8 @@ static int bt_wr(struct bt* b, const struct wb* w, int do_read, const char* labe
   if (r < 0 || (w && bwr.write_consumed != w->len))
     bt_log(b, "%s: ioctl=%d errno=%d write_consumed=%llu/%llu", label, r, err,
            (unsigned long long)bwr.write_consumed, (unsigned long long)bwr.write_size);
-  if (do_read && r == 0) bt_print_read(b, label, rb, bwr.read_consumed);
+  if (do_read && r == 0)
+    bt_print_read(b, label, rb, bwr.read_consumed);
   errno = err;
   return r;
 }
@@ -359,15 +377,18 @@ struct bt_sync {
   int p2c[2], c2p[2];
 };
 static void bt_sync_init(struct bt_sync* s) {
-  if (pipe(s->p2c) || pipe(s->c2p)) abort();
+  if (pipe(s->p2c) || pipe(s->c2p))
+    abort();
 }
 static void bt_signal(int fd) {
   char c = 1;
-  if (write(fd, &c, 1) != 1) abort();
+  if (write(fd, &c, 1) != 1)
+    abort();
 }
 static void bt_wait(int fd) {
   char c;
-  if (read(fd, &c, 1) != 1) _exit(98);
+  if (read(fd, &c, 1) != 1)
+    _exit(98);
 }
 
 #endif

@@ -52,7 +52,8 @@ class Input {
   uint8_t u8() { return pos_ < size_ ? data_[pos_++] : 0; }
   uint32_t u32() {
     uint32_t v = 0;
-    for (int i = 0; i < 4; ++i) v |= uint32_t{u8()} << (8 * i);
+    for (int i = 0; i < 4; ++i)
+      v |= uint32_t{u8()} << (8 * i);
     return v;
   }
   uint64_t u64() { return uint64_t{u32()} | (uint64_t{u32()} << 32); }
@@ -143,12 +144,15 @@ class Harness {
   explicit Harness(Input& in) : in_(in), drv_("binder", effects_) {}
 
   void run() {
-    for (int p = 0; p < kProcs; ++p) openProc(p);
+    for (int p = 0; p < kProcs; ++p)
+      openProc(p);
     int steps = 0;
-    while (!in_.empty() && steps++ < 256) step();
+    while (!in_.empty() && steps++ < 256)
+      step();
     // Resume everything once more, then release all and check nothing is left.
     resumeWoken();
-    for (int p = 0; p < kProcs; ++p) releaseProc(p);
+    for (int p = 0; p < kProcs; ++p)
+      releaseProc(p);
     checkEmpty();
   }
 
@@ -156,22 +160,25 @@ class Harness {
   void openProc(int p) {
     ProcState& ps = procs_[p];
     ps = ProcState{};
-    ps.id = drv_.openProcess(ClientIdentity{100 + p, 1000u + static_cast<uint32_t>(p % 2),
-                                            static_cast<int32_t>(p) - 1},
-                             std::make_unique<ArenaMemory>(&ps.mem));
+    ps.id = drv_.openProcess(
+        ClientIdentity{100 + p, 1000u + static_cast<uint32_t>(p % 2), static_cast<int32_t>(p) - 1},
+        std::make_unique<ArenaMemory>(&ps.mem));
     ps.open = true;
     if (in_.below(8) != 0) {
-      (void)drv_.mmapArea(ps.id, ps.area, 0x7000'0000'0000ull + static_cast<uint64_t>(p) * 0x100000);
+      (void)drv_.mmapArea(ps.id, ps.area,
+                          0x7000'0000'0000ull + static_cast<uint64_t>(p) * 0x100000);
     }
   }
 
   void releaseProc(int p) {
     ProcState& ps = procs_[p];
-    if (!ps.open) return;
+    if (!ps.open)
+      return;
     drv_.flush(ps.id);
     drv_.releaseProcess(ps.id);
     ps.open = false;
-    for (ThreadState& t : ps.threads) t.parked = false;
+    for (ThreadState& t : ps.threads)
+      t.parked = false;
   }
 
   void checkEmpty() {
@@ -202,7 +209,8 @@ class Harness {
     ThreadState& ts = ps.threads[static_cast<size_t>(tid - 1)];
     const uint8_t op = in_.below(16);
     if (!ps.open) {
-      if (op < 4) openProc(p);
+      if (op < 4)
+        openProc(p);
       return;
     }
     switch (op) {
@@ -212,7 +220,8 @@ class Harness {
       case 3:
       case 4:
       case 5:
-        if (!ts.parked) writeRead(p, tid);
+        if (!ts.parked)
+          writeRead(p, tid);
         break;
       case 6:
       case 7:
@@ -231,7 +240,8 @@ class Harness {
         break;
       case 10:
       case 11:
-        if (!ts.parked) ioctl(p, tid);
+        if (!ts.parked)
+          ioctl(p, tid);
         break;
       case 12:
         (void)drv_.pollReadable(ps.id, tid);
@@ -240,10 +250,12 @@ class Harness {
         drv_.flush(ps.id);
         break;
       case 14:
-        if (in_.below(4) == 0) drv_.unmapArea(ps.id);
+        if (in_.below(4) == 0)
+          drv_.unmapArea(ps.id);
         break;
       case 15:
-        if (in_.below(3) == 0) releaseProc(p);
+        if (in_.below(3) == 0)
+          releaseProc(p);
         break;
     }
   }
@@ -255,7 +267,8 @@ class Harness {
       for (auto [id, tid] : woken) {
         for (int p = 0; p < kProcs; ++p) {
           ProcState& ps = procs_[p];
-          if (!ps.open || ps.id != id || tid < 1 || tid > kThreads) continue;
+          if (!ps.open || ps.id != id || tid < 1 || tid > kThreads)
+            continue;
           ThreadState& ts = ps.threads[static_cast<size_t>(tid - 1)];
           if (ts.parked) {
             finish(p, tid, drv_.resumeRead(ps.id, tid, ts.bwr, ts.out, ts.nonblock));
@@ -280,7 +293,8 @@ class Harness {
   uint32_t handle() { return in_.below(6); }
 
   uint64_t nodePtr(ProcState& ps) {
-    if (!ps.nodes.empty() && in_.below(2) == 0) return ps.nodes[in_.below(255) % ps.nodes.size()].first;
+    if (!ps.nodes.empty() && in_.below(2) == 0)
+      return ps.nodes[in_.below(255) % ps.nodes.size()].first;
     return 0x1000 * (1 + in_.below(4));
   }
 
@@ -338,7 +352,8 @@ class Harness {
         binder_fd_array_object o{};
         o.hdr.type = BINDER_TYPE_FDA;
         o.num_fds = in_.below(4);
-        o.parent = offsets.empty() ? in_.below(2) : in_.below(static_cast<uint32_t>(offsets.size()));
+        o.parent =
+            offsets.empty() ? in_.below(2) : in_.below(static_cast<uint32_t>(offsets.size()));
         o.parent_offset = 4 * in_.below(4);
         data.resize(off + sizeof(o));
         std::memcpy(data.data() + off, &o, sizeof(o));
@@ -353,7 +368,8 @@ class Harness {
                (fl & 4 ? TF_UPDATE_TXN : 0) | (fl == 0xff ? in_.u32() : 0);
     tr.data_size = in_.below(16) == 0 ? in_.u32() : data.size();
     tr.offsets_size = in_.below(16) == 0 ? in_.u32() : offsets.size() * sizeof(binder_size_t);
-    tr.data.ptr.buffer = data.empty() ? (in_.below(2) ? 0 : kMemBase) : place(ps, data.data(), data.size());
+    tr.data.ptr.buffer =
+        data.empty() ? (in_.below(2) ? 0 : kMemBase) : place(ps, data.data(), data.size());
     tr.data.ptr.offsets =
         offsets.empty() ? 0 : place(ps, offsets.data(), offsets.size() * sizeof(binder_size_t));
     sg.buffers_size = sg_variant && in_.below(8) == 0 ? in_.u32() : buffers_size;
@@ -455,7 +471,8 @@ class Harness {
         case 18: {
           // A truncated or unknown command.
           const uint32_t words = in_.below(3);
-          for (uint32_t w = 0; w < words; ++w) append(s, in_.u32());
+          for (uint32_t w = 0; w < words; ++w)
+            append(s, in_.u32());
           break;
         }
         default:
@@ -474,8 +491,10 @@ class Harness {
     ts.bwr.write_size = stream.size();
     const uint8_t r = in_.below(8);
     ts.bwr.read_size = r == 0 ? 0 : (r == 1 ? in_.below(64) : kReadSize);
-    if (r == 2) ts.bwr.read_consumed = 4 * in_.below(3);
-    if (r == 3) ts.bwr.write_consumed = in_.below(8);
+    if (r == 2)
+      ts.bwr.read_consumed = 4 * in_.below(3);
+    if (r == 3)
+      ts.bwr.write_consumed = in_.below(8);
     ts.read_consumed_on_entry = ts.bwr.read_consumed;
     ts.nonblock = in_.below(4) == 0;
     drv_.setThreadNice(ps.id, tid, static_cast<int>(in_.below(40)) - 20);
@@ -538,7 +557,8 @@ class Harness {
     }
     arg.resize(_IOC_SIZE(cmd));
     (void)drv_.ioctl(ps.id, tid, cmd, arg);
-    if (cmd == BINDER_THREAD_EXIT) ps.threads[static_cast<size_t>(tid - 1)].parked = false;
+    if (cmd == BINDER_THREAD_EXIT)
+      ps.threads[static_cast<size_t>(tid - 1)].parked = false;
   }
 
   // Records the values a BR stream hands to the client.
@@ -549,22 +569,25 @@ class Harness {
       std::memcpy(&cmd, bytes.data() + pos, 4);
       pos += 4;
       const size_t size = _IOC_SIZE(cmd);
-      if (pos + size > bytes.size()) break;
+      if (pos + size > bytes.size())
+        break;
       const uint8_t* payload = bytes.data() + pos;
       pos += size;
       if (cmd == BR_TRANSACTION || cmd == BR_REPLY || cmd == BR_TRANSACTION_SEC_CTX) {
         binder_transaction_data tr;
         std::memcpy(&tr, payload, sizeof(tr));
-        if (ps.buffers.size() < 64) ps.buffers.push_back(tr.data.ptr.buffer);
-      } else if (cmd == BR_INCREFS || cmd == BR_ACQUIRE || cmd == BR_RELEASE ||
-                 cmd == BR_DECREFS) {
+        if (ps.buffers.size() < 64)
+          ps.buffers.push_back(tr.data.ptr.buffer);
+      } else if (cmd == BR_INCREFS || cmd == BR_ACQUIRE || cmd == BR_RELEASE || cmd == BR_DECREFS) {
         binder_ptr_cookie pc;
         std::memcpy(&pc, payload, sizeof(pc));
-        if (ps.nodes.size() < 64) ps.nodes.emplace_back(pc.ptr, pc.cookie);
+        if (ps.nodes.size() < 64)
+          ps.nodes.emplace_back(pc.ptr, pc.cookie);
       } else if (cmd == BR_DEAD_BINDER) {
         binder_uintptr_t cookie;
         std::memcpy(&cookie, payload, sizeof(cookie));
-        if (ps.death_cookies.size() < 64) ps.death_cookies.push_back(cookie);
+        if (ps.death_cookies.size() < 64)
+          ps.death_cookies.push_back(cookie);
       }
     }
   }
@@ -577,20 +600,24 @@ class Harness {
       std::vector<int> numbers;
       const uint8_t how = in_.below(8);
       for (size_t i = 0; i < r.fds.size(); ++i) {
-        if (r.fds[i].file.get() < 0) std::abort();  // the core hands over real files
+        if (r.fds[i].file.get() < 0)
+          std::abort();  // the core hands over real files
         numbers.push_back(how == 0 && i + 1 == r.fds.size() ? -1 : 1000 + static_cast<int>(i));
       }
-      if (how == 1 && !numbers.empty()) numbers.pop_back();
+      if (how == 1 && !numbers.empty())
+        numbers.pop_back();
       r.fds.clear();  // the fake client "installed" them: our copies close here
       r = drv_.fdsInstalled(ps.id, tid, ts.bwr, out, numbers);
     }
     ts.parked = r.kind == K::kWouldBlock;
     if (r.kind == K::kDone && r.error == 0) {
-      if (ts.bwr.read_consumed > ts.bwr.read_size) std::abort();
+      if (ts.bwr.read_consumed > ts.bwr.read_size)
+        std::abort();
       const uint64_t produced = ts.bwr.read_consumed - ts.read_consumed_on_entry;
       scan(ps, std::span<const uint8_t>(out.data(), std::min<size_t>(out.size(), produced)));
     }
-    if (r.set_nice && (r.nice < -20 || r.nice > 19)) std::abort();
+    if (r.set_nice && (r.nice < -20 || r.nice > 19))
+      std::abort();
   }
 
   Input& in_;

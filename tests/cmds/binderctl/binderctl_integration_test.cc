@@ -70,8 +70,9 @@ TEST_F(BinderctlTest, CallEchoPrintsHexDumpStatusAndTypedReply) {
   RunResult r = ctl({"call", "echo", "1", "s16", "hello", "--reply", "s16"});
   ASSERT_EQ(r.rc, 0) << describe(r);
   // Status EX_NONE, String16 length 5, "hello" + NUL in UTF-16.
-  EXPECT_TRUE(contains(r.out, "Result: Parcel(\n  0x00000000: 00000000 00000005 00650068 006c006c "
-                              "'........h.e.l.l.'\n  0x00000010: 0000006f"))
+  EXPECT_TRUE(contains(r.out,
+                       "Result: Parcel(\n  0x00000000: 00000000 00000005 00650068 006c006c "
+                       "'........h.e.l.l.'\n  0x00000010: 0000006f"))
       << describe(r);
   EXPECT_TRUE(contains(r.out, "Status: ok\n")) << describe(r);
   EXPECT_TRUE(contains(r.out, "Reply:\n  [0] s16: \"hello\"\n")) << describe(r);
@@ -100,8 +101,9 @@ TEST_F(BinderctlTest, OnewayRecordThenGetRecorded) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   ASSERT_EQ(r.rc, 0) << describe(r);
-  EXPECT_TRUE(contains(r.out, "[0] i32: 3 (0x00000003)\n  [1] i32: 7 (0x00000007)\n"
-                              "  [2] i32: 8 (0x00000008)\n  [3] i32: 9 (0x00000009)\n"))
+  EXPECT_TRUE(contains(r.out,
+                       "[0] i32: 3 (0x00000003)\n  [1] i32: 7 (0x00000007)\n"
+                       "  [2] i32: 8 (0x00000008)\n  [3] i32: 9 (0x00000009)\n"))
       << describe(r);
 }
 
@@ -111,7 +113,7 @@ TEST_F(BinderctlTest, CallWithFdArgument) {
   RunResult r = ctl({"call", "echo", "5", "fd", path, "--reply", "i32"});
   ASSERT_EQ(r.rc, 0) << describe(r);
   EXPECT_TRUE(contains(r.out, "'........fdconten'")) << describe(r);  // byte[] in the hex dump
-  EXPECT_TRUE(contains(r.out, "[0] i32: 9 ")) << describe(r);           // its length
+  EXPECT_TRUE(contains(r.out, "[0] i32: 9 ")) << describe(r);         // its length
   EXPECT_TRUE(contains(r.out, "(12 more bytes)")) << describe(r);
 }
 
@@ -134,7 +136,8 @@ TEST_F(BinderctlTest, NullAndBinderArguments) {
   EXPECT_TRUE(contains(self.out, "(EX_ILLEGAL_STATE)")) << describe(self);
   RunResult missing = ctl({"call", "echo", "2", "binder", "no.such", "s16", "x"});
   EXPECT_EQ(missing.rc, 1) << describe(missing);
-  EXPECT_TRUE(contains(missing.err, "binder argument: service no.such not found")) << describe(missing);
+  EXPECT_TRUE(contains(missing.err, "binder argument: service no.such not found"))
+      << describe(missing);
 }
 
 TEST_F(BinderctlTest, SystemCodes) {

@@ -17,10 +17,12 @@ TEST(EchoExample, ClientPassesEveryCheck) {
   RunResult r = runCommand({echoClientPath()});
   ASSERT_EQ(r.rc, 0) << describe(r);
   EXPECT_TRUE(contains(r.out, "echo: ok (\"hello\")")) << describe(r);
-  EXPECT_TRUE(contains(r.out, "callBack: ok (\"cb:ping\", callback calls 1, on the calling thread)"))
+  EXPECT_TRUE(
+      contains(r.out, "callBack: ok (\"cb:ping\", callback calls 1, on the calling thread)"))
       << describe(r);
   EXPECT_TRUE(contains(r.out, "callBack(null): ok")) << describe(r);
-  EXPECT_TRUE(contains(r.out, "record (oneway): ok (100 sent, 100 recorded in order)")) << describe(r);
+  EXPECT_TRUE(contains(r.out, "record (oneway): ok (100 sent, 100 recorded in order)"))
+      << describe(r);
   EXPECT_TRUE(contains(r.out, "readFd: ok (23 bytes)")) << describe(r);
   EXPECT_TRUE(contains(r.out, "fail (service-specific): ok")) << describe(r);
   EXPECT_TRUE(contains(r.out, "echo_client: all checks passed")) << describe(r);

@@ -1,5 +1,7 @@
 // servicemanager protocol handler, without a device: requests built with the codec per layout,
 // replies compared byte for byte with what the codec writes for the expected answer.
+#include "cmds/servicemanager/handler.h"
+
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
@@ -11,7 +13,6 @@
 #include <vector>
 
 #include "cmds/servicemanager/binding.h"
-#include "cmds/servicemanager/handler.h"
 #include "cmds/servicemanager/options.h"
 #include "codec/parcel_headers.h"
 #include "gtest/gtest.h"
@@ -286,9 +287,8 @@ TEST_P(HandlerTest, NameRules) {
 TEST_P(HandlerTest, DumpPriorities) {
   ASSERT_TRUE(add("crit", 1, runtime::kDumpFlagPriorityCritical).ok());
   ASSERT_TRUE(add("high", 2, runtime::kDumpFlagPriorityHigh).ok());
-  ASSERT_TRUE(add("normdef", 3,
-                  runtime::kDumpFlagPriorityNormal | runtime::kDumpFlagPriorityDefault)
-                  .ok());
+  ASSERT_TRUE(
+      add("normdef", 3, runtime::kDumpFlagPriorityNormal | runtime::kDumpFlagPriorityDefault).ok());
   EXPECT_EQ(names(runtime::kDumpFlagPriorityCritical), (std::vector<std::string>{"crit"}));
   EXPECT_EQ(names(runtime::kDumpFlagPriorityHigh), (std::vector<std::string>{"high"}));
   EXPECT_EQ(names(runtime::kDumpFlagPriorityDefault), (std::vector<std::string>{"normdef"}));
@@ -440,9 +440,9 @@ TEST_P(AidlHandlerTest, Notifications) {
   EXPECT_EQ(env.sent[3].data, onRegistration("foo", 7));
   // Unregister; twice is an error.
   EXPECT_EQ(reg(M::kUnregisterForNotifications, "foo", 9).value_or(Bytes{9}), ok);
-  EXPECT_EQ(reg(M::kUnregisterForNotifications, "foo", 9).value_or(Bytes{9}),
-            exceptionReply(codec::kExIllegalState,
-                           u"Trying to unregister callback, but none exists"));
+  EXPECT_EQ(
+      reg(M::kUnregisterForNotifications, "foo", 9).value_or(Bytes{9}),
+      exceptionReply(codec::kExIllegalState, u"Trying to unregister callback, but none exists"));
   EXPECT_EQ(reg(M::kRegisterForNotifications, "bad name", 9).value_or(Bytes{9}),
             exceptionReply(codec::kExIllegalArgument, u"Invalid service name"));
   EXPECT_EQ(reg(M::kRegisterForNotifications, "foo", std::nullopt).value_or(Bytes{9}),
@@ -503,8 +503,9 @@ TEST_P(AidlHandlerTest, UnsupportedMethods) {
   codec::ParcelWriter w = request();
   ASSERT_TRUE(w.writeString16(std::string_view("foo")).ok());
   w.writeStrongHandle(3, stability());
-  EXPECT_EQ(call(code(M::kTryUnregisterService), w).value_or(Bytes{9}),
-            exceptionReply(codec::kExUnsupportedOperation, u"tryUnregisterService is not supported"));
+  EXPECT_EQ(
+      call(code(M::kTryUnregisterService), w).value_or(Bytes{9}),
+      exceptionReply(codec::kExUnsupportedOperation, u"tryUnregisterService is not supported"));
 }
 
 INSTANTIATE_TEST_SUITE_P(AidlLayouts, AidlHandlerTest,

@@ -97,13 +97,12 @@ class Pipe {
   int fds_[2] = {-1, -1};
 };
 
-#define ROLE_CHECK(cond)                                                              \
-  do {                                                                                \
-    if (!(cond)) {                                                                    \
-      std::fprintf(stderr, "[role %d] %s:%d: %s\n", ::getpid(), __FILE__, __LINE__, \
-                   #cond);                                                            \
-      return 1;                                                                       \
-    }                                                                                 \
+#define ROLE_CHECK(cond)                                                                    \
+  do {                                                                                      \
+    if (!(cond)) {                                                                          \
+      std::fprintf(stderr, "[role %d] %s:%d: %s\n", ::getpid(), __FILE__, __LINE__, #cond); \
+      return 1;                                                                             \
+    }                                                                                       \
   } while (0)
 
 bool connectable(const std::string& path) {
@@ -214,8 +213,8 @@ class ServiceManagerIntegration : public ::testing::TestWithParam<rt::ServiceMan
 
   // Starts the servicemanager and waits (bounded) until a client's ping and listServices work.
   void startManager(std::vector<std::string> extra = {}) {
-    std::vector<std::string> args = {NB_SERVICEMANAGER_PATH, "--layout", layoutArg(),
-                                     "--log-level", "warn"};
+    std::vector<std::string> args = {NB_SERVICEMANAGER_PATH, "--layout", layoutArg(), "--log-level",
+                                     "warn"};
     args.insert(args.end(), extra.begin(), extra.end());
     sm_ = ::fork();
     if (sm_ == 0) {

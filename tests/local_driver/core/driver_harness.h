@@ -195,8 +195,7 @@ class DriverTest : public ::testing::Test {
  protected:
   static constexpr uint64_t kAreaBase = 0x7000'0000'0000;
 
-  Client open(int32_t pid, uint32_t euid = 1000, size_t area_size = 128 * 1024,
-              int32_t nice = 0) {
+  Client open(int32_t pid, uint32_t euid = 1000, size_t area_size = 128 * 1024, int32_t nice = 0) {
     auto mem = std::make_unique<FakeMemory>();
     Client c;
     c.mem = mem.get();
