@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "local_driver/client/binder_client.h"
+#include "local_driver/client/netbinder_ioctl.h"
 
 namespace nb::runtime {
 namespace {
@@ -41,6 +42,10 @@ class KernelDevice final : public Device {
     return addr;
   }
   void preparePoll() override {}
+  absl::StatusOr<RefOwner> refOwner(uint32_t /*handle*/) override {
+    // The kernel's Binder UAPI cannot tell who owns a node (NB_IOC_REF_OWNER would be EINVAL).
+    return absl::UnimplementedError("refOwner: the kernel Binder driver has no NB_IOC_REF_OWNER");
+  }
   void wakeAll() override {
     // Every close of a descriptor of the file runs binder_flush, which wakes all threads.
     int dup = ::fcntl(fd_, F_DUPFD_CLOEXEC, 0);
@@ -80,6 +85,19 @@ class BinderdDevice final : public Device {
     return addr;
   }
   void preparePoll() override { nb_binder_poll_prepare(fd_); }
+  absl::StatusOr<RefOwner> refOwner(uint32_t handle) override {
+    nb_ref_owner_info info{};
+    info.handle = handle;
+    const int err = ioctl(NB_IOC_REF_OWNER, &info);
+    if (err == ENOTTY) {
+      return absl::UnimplementedError("refOwner: binderd does not know NB_IOC_REF_OWNER");
+    }
+    if (err != 0) {
+      return errnoStatus(err, absl::StrCat("NB_IOC_REF_OWNER of handle ", handle));
+    }
+    return RefOwner{info.owner_pid, info.owner_proc_id, info.node_ptr, info.node_cookie,
+                    (info.flags & NB_REF_OWNER_DEAD) != 0};
+  }
   void wakeAll() override {
     int dup = nb_binder_dup(fd_);
     if (dup >= 0) {

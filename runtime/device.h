@@ -18,6 +18,7 @@
 #include <sys/types.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -50,6 +51,16 @@ struct DeviceSpec {
 DeviceSpec resolveDevice(std::optional<std::string> device_flag,
                          std::optional<std::string> netbinder_dir = std::nullopt);
 
+// Who owns the node behind a handle (binderd's NB_IOC_REF_OWNER, local_driver/client/
+// netbinder_ioctl.h).
+struct RefOwner {
+  pid_t pid = 0;             // tgid of the owning process; 0 when the owner is dead
+  uint64_t proc_id = 0;      // binderd's id of the owning open (never 0, never reused)
+  uint64_t node_ptr = 0;     // the node's ptr and cookie as its owner registered them: only when
+  uint64_t node_cookie = 0;  // the caller is the owner's process (any of its opens), else 0
+  bool dead = false;         // the owning open is gone (closed, or the process died)
+};
+
 class Device {
  public:
   virtual ~Device() = default;
@@ -70,6 +81,10 @@ class Device {
   // Makes every thread blocked in a read of this device return (the kernel's flush on close of
   // a descriptor): used to stop looper threads.
   virtual void wakeAll() = 0;
+  // Who owns the node behind `handle` of this open (0 = the context manager). binderd only:
+  // Unimplemented on the kernel driver (nothing is called). InvalidArgument for a handle this
+  // open does not hold.
+  virtual absl::StatusOr<RefOwner> refOwner(uint32_t handle) = 0;
 
  protected:
   Device() = default;

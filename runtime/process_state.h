@@ -94,6 +94,9 @@ class ProcessState : public std::enable_shared_from_this<ProcessState> {
   std::shared_ptr<LocalBinder> localContextObject();
   // The one live proxy for `handle` (created, with its references taken, if none is alive).
   std::shared_ptr<Proxy> proxyForHandle(uint32_t handle);
+  // Who owns the node behind `handle` (Device::refOwner: binderd only, Unimplemented on the
+  // kernel driver).
+  absl::StatusOr<RefOwner> refOwner(uint32_t handle) { return device_->refOwner(handle); }
 
   // ---- Runtime internals (used by Proxy, ReceivedParcel and the thread engine) ---------------
   // A sync or one-way call from the calling thread.

@@ -23,6 +23,7 @@
 
 #include "local_driver/client/binder_file.h"
 #include "local_driver/client/inline_sender.h"
+#include "local_driver/client/netbinder_ioctl.h"
 #include "local_driver/client/safe_memory.h"
 #include "local_driver/client/seqpacket.h"
 #include "local_driver/client/wire.h"
@@ -108,6 +109,7 @@ bool readsArgument(uint32_t cmd) {
     case BINDER_FREEZE:
     case BINDER_GET_FROZEN_INFO:
     case BINDER_ENABLE_ONEWAY_SPAM_DETECTION:
+    case NB_IOC_REF_OWNER:  // netbinder extension (netbinder_ioctl.h)
       return true;
     default:
       return false;

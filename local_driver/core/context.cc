@@ -7,6 +7,8 @@
 #include <cstring>
 #include <utility>
 
+#include "local_driver/client/netbinder_ioctl.h"
+
 namespace nb::driver {
 namespace {
 
@@ -165,6 +167,9 @@ int Context::dispatchIoctl(Process* proc, Thread* thread, uint32_t cmd, std::spa
         ee = std::exchange(thread->ee, binder_extended_error{0, BR_OK, 0});  // read and clear
         return 0;
       });
+    case NB_IOC_REF_OWNER:
+      return withArg<nb_ref_owner_info>(
+          arg, EFAULT, [&](nb_ref_owner_info& i) { return ioctlRefOwner(proc, &i); });
     default:
       // Includes BINDER_WRITE_READ (use writeRead), SET_IDLE_TIMEOUT/PRIORITY (never implemented)
       // and every unknown code: EINVAL, not ENOTTY (§17.15).
@@ -225,6 +230,33 @@ int Context::ioctlGetNodeInfoForRef(Process* proc, binder_node_info_for_ref* inf
   info->strong_count =
       static_cast<uint32_t>(ref->node->local_strong_refs + ref->node->internal_strong_refs);
   info->weak_count = static_cast<uint32_t>(ref->node->local_weak_refs);
+  return 0;
+}
+
+// netbinder extension (netbinder_ioctl.h). Handle 0 follows BC_TRANSACTION: the current manager;
+// with none registered, the (dead) node the caller's own ref 0 still names. Weak refs count: the
+// question is about the node, not about using it.
+int Context::ioctlRefOwner(Process* proc, nb_ref_owner_info* info) {
+  if (info->reserved != 0) {
+    return EINVAL;
+  }
+  const Node* node = nullptr;
+  if (info->handle == 0 && mgr_node_ != nullptr) {
+    node = mgr_node_;
+  } else if (const NodeRef* ref = getRef(proc, info->handle, /*need_strong=*/false)) {
+    node = ref->node;
+  }
+  if (node == nullptr) {
+    return EINVAL;
+  }
+  const Process* owner = node->owner;
+  // Pointers are the owner's address space: only its own process (any of its opens) may see them.
+  const bool same_process = owner != nullptr && owner->identity.pid == proc->identity.pid;
+  info->owner_pid = owner != nullptr ? owner->identity.pid : 0;
+  info->flags = owner != nullptr ? 0 : NB_REF_OWNER_DEAD;
+  info->owner_proc_id = static_cast<uint32_t>(node->owner_id);
+  info->node_ptr = same_process ? node->ptr : 0;
+  info->node_cookie = same_process ? node->cookie : 0;
   return 0;
 }
 

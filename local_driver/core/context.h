@@ -34,6 +34,8 @@
 #include "local_driver/core/return_writer.h"
 #include "local_driver/core/stats.h"
 
+struct nb_ref_owner_info;  // local_driver/client/netbinder_ioctl.h
+
 namespace nb::driver {
 
 class CommandCursor;
@@ -76,6 +78,8 @@ class Context {
   int ioctlGetNodeInfoForRef(Process* proc, binder_node_info_for_ref* info);
   int ioctlFreeze(const binder_freeze_info& info);
   int ioctlGetFrozenInfo(binder_frozen_status_info* info);
+  // netbinder extension NB_IOC_REF_OWNER (netbinder_ioctl.h): who owns the node behind a handle.
+  int ioctlRefOwner(Process* proc, nb_ref_owner_info* info);
   uint64_t nextDebugId() { return ++next_debug_id_; }
 
   // --- command_handler.cc ---

@@ -148,7 +148,8 @@ class Driver {
   // munmap() of the area: later transactions to the process fail with BR_DEAD_REPLY (ESRCH).
   void unmapArea(ProcId proc);
 
-  // Every ioctl except BINDER_WRITE_READ. `arg` holds _IOC_SIZE(cmd) bytes copied from the client
+  // Every ioctl except BINDER_WRITE_READ, and netbinder's own (local_driver/client/
+  // netbinder_ioctl.h: NB_IOC_REF_OWNER). `arg` holds _IOC_SIZE(cmd) bytes copied from the client
   // (zero-filled for _IOC_READ-only commands) and receives the output. Unknown cmd => EINVAL.
   IoctlResult ioctl(ProcId proc, Tid tid, uint32_t cmd, std::span<uint8_t> arg);
 

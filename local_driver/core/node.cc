@@ -8,6 +8,7 @@ Node* Context::newNode(Process* proc, uint64_t ptr, uint64_t cookie, uint32_t fl
   auto node = std::make_unique<Node>();
   node->debug_id = nextDebugId();
   node->owner = proc;
+  node->owner_id = proc->id;
   node->ptr = ptr;
   node->cookie = cookie;
   node->min_priority = static_cast<int32_t>(flags & FLAT_BINDER_FLAG_PRIORITY_MASK);

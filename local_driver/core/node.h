@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "local_driver/core/driver.h"
 #include "local_driver/core/work_item.h"
 
 namespace nb::driver {
@@ -37,6 +38,8 @@ struct Node : WorkItem {
 
   uint64_t debug_id = 0;
   Process* owner = nullptr;  // nullptr once the owner died (the node is then "dead")
+  // The owner's id, kept after it died (NB_IOC_REF_OWNER reports it for dead nodes too).
+  ProcId owner_id{};
   uint64_t ptr = 0;
   uint64_t cookie = 0;
   // Fixed at creation from the first BINDER object (or SET_CONTEXT_MGR_EXT), §7.5.

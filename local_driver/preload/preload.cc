@@ -164,6 +164,8 @@ int __openat64_2(int dirfd, const char* path, int flags) {
   return real___openat64_2(dirfd, path, flags);
 }
 
+// Every request on a binder fd goes to binderd, whatever its number: the kernel UAPI's and
+// netbinder's own (netbinder_ioctl.h, e.g. NB_IOC_REF_OWNER).
 int ioctl(int fd, unsigned long request, ...) {
   va_list ap;
   va_start(ap, request);

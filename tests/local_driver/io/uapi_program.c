@@ -1,7 +1,9 @@
 /* A plain Binder UAPI program: only <linux/android/binder.h> and libc, no netbinder code. The
  * tests run it under LD_PRELOAD=libnetbinder_preload.so with NETBINDER_DIR pointing at a test
  * binderd. It becomes the context manager, forks a client that opens the device on its own and
- * calls it, answers the call after poll() reports it, and checks the reply in the client.
+ * calls it, answers the call after poll() reports it, and checks the reply in the client. The
+ * client also asks netbinder's NB_IOC_REF_OWNER who owns handle 0 (the shim forwards it as any
+ * ioctl on a binder fd).
  *
  * Exit codes: 0 ok, 2 cannot open /dev/binder, 77 the driver core is still a stub (ENOSYS),
  * anything else a failed step (printed on stderr). */
@@ -18,6 +20,8 @@
 #include <sys/select.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "local_driver/client/netbinder_ioctl.h" /* netbinder's own ioctls: header only */
 
 #define MAP_SIZE (128 * 1024)
 #define FAIL(code, what)                                              \
@@ -86,6 +90,20 @@ static int client(void) {
   void* area = mmap(NULL, MAP_SIZE, PROT_READ, MAP_PRIVATE, fd, 0);
   if (area == MAP_FAILED)
     FAIL(32, "client mmap");
+  /* netbinder's NB_IOC_REF_OWNER passes through the shim: handle 0 is owned by the parent. */
+  struct nb_ref_owner_info owner;
+  memset(&owner, 0, sizeof(owner));
+  if (ioctl(fd, NB_IOC_REF_OWNER, &owner) != 0)
+    FAIL(36, "NB_IOC_REF_OWNER");
+  if (owner.owner_pid != getppid() || owner.owner_proc_id == 0 || owner.flags != 0 ||
+      owner.node_ptr != 0 || owner.node_cookie != 0) {
+    fprintf(stderr, "uapi_program: ref owner pid %d id %llu\n", owner.owner_pid,
+            (unsigned long long)owner.owner_proc_id);
+    return 37;
+  }
+  owner.handle = 12345;
+  if (ioctl(fd, NB_IOC_REF_OWNER, &owner) == 0 || errno != EINVAL)
+    FAIL(38, "NB_IOC_REF_OWNER of an unknown handle must fail with EINVAL");
   struct txn_cmd t;
   memset(&t, 0, sizeof(t));
   t.cmd = BC_TRANSACTION;
