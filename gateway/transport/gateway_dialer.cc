@@ -152,6 +152,7 @@ bool GatewayDialer::runOnce() {
     if (stopping_) {
       return false;
     }
+    ++attempts_;
     current_ = link;
   }
   link->run();
@@ -172,9 +173,18 @@ bool GatewayDialer::waitForEstablished(uint64_t count, std::chrono::milliseconds
   return cv_.wait_for(lock, timeout, [&] { return established_ >= count; });
 }
 
-std::shared_ptr<Link> GatewayDialer::currentLink() const {
+uint64_t GatewayDialer::attemptCount() const {
   std::lock_guard lock(mu_);
-  return current_;
+  return attempts_;
+}
+
+std::shared_ptr<Link> GatewayDialer::currentLink() const {
+  std::shared_ptr<GrpcLink> link;
+  {
+    std::lock_guard lock(mu_);
+    link = current_;
+  }
+  return link && link->established() ? link : nullptr;
 }
 
 }  // namespace nb::gateway

@@ -35,7 +35,9 @@ class GatewayDialer {
   // (bounded) until at least `count`.
   uint64_t establishedCount() const;
   bool waitForEstablished(uint64_t count, std::chrono::milliseconds timeout) const;
-  // The session being dialed or running, if any (it may not have completed its handshake).
+  // Dial attempts since start (each one a new channel and stream).
+  uint64_t attemptCount() const;
+  // The current session once its handshake completed; null while dialing or backing off.
   std::shared_ptr<Link> currentLink() const;
 
  private:
@@ -51,6 +53,7 @@ class GatewayDialer {
   mutable std::condition_variable cv_;  // stop requested, established count changed
   bool stopping_ = false;               // guarded by mu_
   uint64_t established_ = 0;            // guarded by mu_
+  uint64_t attempts_ = 0;               // guarded by mu_
   std::shared_ptr<GrpcLink> current_;   // guarded by mu_
 
   std::thread thread_;

@@ -84,6 +84,7 @@ void GrpcLink::run() {
   monitor_.join();
 
   std::string final_status = stream_->finish();
+  stream_.reset();
   absl::Status why;
   {
     std::lock_guard lock(mu_);
@@ -105,7 +106,7 @@ void GrpcLink::logClosed(const absl::Status& why) const {
   bool was_established = established();
   spdlog::info("gateway session closed: peer={} address={} {} reason={}",
                was_established ? peer_.node.gateway_id() : "(handshake incomplete)", peer_.address,
-               dialed_ ? "dialed" : "accepted", why.ToString());
+               dialed_ ? "dialed" : "accepted", std::string(why.message()));
 }
 
 // ---- reading --------------------------------------------------------------------------------
@@ -139,7 +140,7 @@ void GrpcLink::handleFrame(Frame&& frame) {
     handleFatalError(frame.error());
     return;
   }
-  if (sink_ == nullptr && !established()) {
+  if (!handshaken_) {
     handleHandshake(std::move(frame));
     return;
   }
@@ -176,6 +177,7 @@ void GrpcLink::handleHandshake(Frame&& frame) {
     sendError(outcome.error, outcome.message, frame.frame_id(), true);
     return;
   }
+  handshaken_ = true;
   outcome.peer.address = peer_.address;
   outcome.peer.dialed = dialed_;
   peer_ = std::move(outcome.peer);

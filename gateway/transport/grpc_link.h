@@ -60,6 +60,7 @@ class GrpcLink final : public Link, public std::enable_shared_from_this<GrpcLink
   // True once the handshake completed (the factory was called).
   bool established() const;
 
+  // Complete once the handshake is (before the factory sees the link).
   const PeerInfo& peer() const override { return peer_; }
   absl::Status send(netbinder::v1::Frame frame, Lane lane = Lane::kCall) override;
   void close(netbinder::v1::ErrorCode code, const std::string& message) override;
@@ -73,7 +74,6 @@ class GrpcLink final : public Link, public std::enable_shared_from_this<GrpcLink
   using Clock = std::chrono::steady_clock;
 
   void readLoop();
-  // False ends the loop's interest in the frame (handled here or the session is closing).
   void handleFrame(netbinder::v1::Frame&& frame);
   void handleHandshake(netbinder::v1::Frame&& frame);
   void handleFatalError(const netbinder::v1::Error& error);
@@ -86,7 +86,8 @@ class GrpcLink final : public Link, public std::enable_shared_from_this<GrpcLink
   void beginClose(absl::Status why, std::optional<netbinder::v1::Frame> fatal);
   void logClosed(const absl::Status& why) const;
 
-  const std::unique_ptr<FrameStream> stream_;
+  // Released at the end of run() (the client's channel with it); only run()'s threads use it.
+  std::unique_ptr<FrameStream> stream_;
   const LocalEndpoint self_;
   const netbinder::v1::Limits own_limits_;  // self_.limits with defaults filled in
   const bool dialed_;
@@ -96,6 +97,7 @@ class GrpcLink final : public Link, public std::enable_shared_from_this<GrpcLink
   PeerInfo peer_;
   // Reader-thread state.
   uint64_t next_recv_id_ = 1;
+  bool handshaken_ = false;
   std::shared_ptr<FrameSink> sink_;
 
   std::atomic<bool> closed_{false};

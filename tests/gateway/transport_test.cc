@@ -218,6 +218,9 @@ void expectHandshake(const std::string& address) {
   EXPECT_EQ(at_dialer.limits.max_frame_bytes(), 1u << 20);
   EXPECT_EQ(at_dialer.limits.max_imports(), 77u);
   EXPECT_EQ(at_dialer.limits.keepalive_interval_ms(), 10000u);
+  // The counters move after the factory returned: wait for them (bounded), then check exactly.
+  ASSERT_TRUE(pair.server->waitForEstablished(1, kWait));
+  ASSERT_TRUE(pair.dialer->waitForEstablished(1, kWait));
   EXPECT_EQ(pair.server->establishedCount(), 1u);
   EXPECT_EQ(pair.dialer->establishedCount(), 1u);
 }
@@ -633,6 +636,7 @@ TEST(TransportKeepaliveTest, IdleSessionStaysUpWithShortKeepalive) {
   // Several timeouts' worth of idleness: the Pings keep both sides alive.
   EXPECT_FALSE(pair.server_sessions.sink(0)->waitClosed(1500ms));
   EXPECT_FALSE(pair.dialer_sessions.link(0)->closed());
+  EXPECT_TRUE(pair.dialer->waitForEstablished(1, kWait));
   EXPECT_EQ(pair.dialer->establishedCount(), 1u);
 }
 
@@ -670,7 +674,10 @@ TEST(TransportReconnectTest, DialerReconnectsAfterServerRestartOnSamePort) {
   ASSERT_TRUE(dialer->waitForEstablished(2, kWait));
   ASSERT_TRUE(dialer_sessions.wait(2));
   EXPECT_EQ(dialer_sessions.link(1)->peer().node.gateway_id(), "s2");
+  ASSERT_NE(dialer->currentLink(), nullptr);
+  EXPECT_EQ(dialer->currentLink()->peer().node.gateway_id(), "s2");
   ASSERT_TRUE(dialer_sessions.link(1)->send(transaction(5)).ok());
+  ASSERT_TRUE(server_sessions.wait(2));  // the acceptor's factory runs after its HelloAck
   ASSERT_TRUE(server_sessions.sink(1)->waitFrames(1));
   EXPECT_EQ(old_sink->closedCount(), 1);
 
@@ -683,6 +690,32 @@ TEST(TransportReconnectTest, DialerReconnectsAfterServerRestartOnSamePort) {
   EXPECT_TRUE(closeReasonOf(server_sessions.sink(1)->why()).by_peer);
   EXPECT_EQ(old_sink->closedCount(), 1);
   (*s2)->shutdown();
+}
+
+TEST(TransportReconnectTest, RedialBacksOffExponentially) {
+  // Nothing listens on the port of a server that was started and shut down.
+  auto s = GatewayServer::start({"127.0.0.1:0", endpoint("s"), {}}, nullptr);
+  ASSERT_TRUE(s.ok());
+  const int port = (*s)->port();
+  (*s)->shutdown();
+  DialOptions dial;
+  dial.address = absl::StrCat("127.0.0.1:", port);
+  dial.endpoint = endpoint("d");
+  dial.backoff_initial = 20ms;
+  dial.backoff_max = 160ms;
+  auto start = std::chrono::steady_clock::now();
+  auto d = GatewayDialer::start(dial, nullptr);
+  ASSERT_TRUE(d.ok());
+  // Attempt n+1 starts after the waits 20, 40, 80, 160, 160... ms: six attempts take >= 460 ms.
+  auto deadline = start + kWait;
+  while ((*d)->attemptCount() < 6 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(5ms);
+  }
+  ASSERT_GE((*d)->attemptCount(), 6u);
+  EXPECT_GE(std::chrono::steady_clock::now() - start, 460ms);
+  EXPECT_EQ((*d)->establishedCount(), 0u);
+  EXPECT_EQ((*d)->currentLink(), nullptr);
+  (*d)->stop();
 }
 
 TEST(TransportReconnectTest, ShutdownIsBoundedWhenPeerIgnoresGoingAway) {
