@@ -185,6 +185,24 @@ int main(int argc, char** argv) {
           "fail (service-specific)", s.ok() ? "no exception" : msg);
   }
 
+  // 7. lookup(String): the service's own service manager answers; the binder comes back to us
+  //    (here: the service itself, looked up by its name) and is called. An absent name is null.
+  {
+    absl::StatusOr<std::shared_ptr<rt::IBinder>> found = proxy.lookup(name);
+    absl::StatusOr<std::string> via = absl::InternalError("no binder");
+    if (found.ok() && *found != nullptr) {
+      via = echo::EchoProxy(*found, format).echo("via lookup");
+    }
+    check(via.ok() && *via == "via lookup", "lookup",
+          !found.ok() ? std::string(found.status().ToString())
+          : via.ok()  ? quoted(*via)
+                      : std::string(via.status().ToString()));
+    absl::StatusOr<std::shared_ptr<rt::IBinder>> absent = proxy.lookup("echo_client.no.such");
+    check(absent.ok() && *absent == nullptr, "lookup(absent)",
+          absent.ok() ? (*absent == nullptr ? "null" : "a binder")
+                      : std::string(absent.status().ToString()));
+  }
+
   (*state)->shutdown();
   std::printf("echo_client: %s\n", failures == 0
                                        ? "all checks passed"

@@ -9,6 +9,8 @@
 
 #include "runtime/binder_status.h"
 #include "runtime/parcel_binder.h"
+#include "runtime/proxy.h"
+#include "runtime/service_manager.h"
 
 namespace nb::examples::echo {
 namespace {
@@ -58,12 +60,12 @@ absl::Status readReplyStatus(codec::ParcelReader& reader) {
 // ---- EchoService ------------------------------------------------------------------------------
 
 EchoService::EchoService(std::shared_ptr<runtime::ProcessState> state,
-                         codec::InterfaceHeaderFormat format)
-    : LocalBinder(kEchoDescriptor), state_(std::move(state)), format_(format) {}
+                         codec::InterfaceHeaderFormat format, runtime::ServiceManagerLayout layout)
+    : LocalBinder(kEchoDescriptor), state_(std::move(state)), format_(format), layout_(layout) {}
 
 absl::Status EchoService::onTransact(uint32_t code, codec::ParcelReader& data,
                                      codec::ParcelWriter* reply, uint32_t flags) {
-  if (code < kEcho || code > kFail) {
+  if (code < kEcho || code > kLookup) {
     return LocalBinder::onTransact(code, data, reply, flags);  // UNKNOWN_TRANSACTION
   }
   // A bad token is a transport-level failure in libbinder (BAD_TYPE), not an AIDL exception.
@@ -120,6 +122,8 @@ absl::Status EchoService::onTransact(uint32_t code, codec::ParcelReader& data,
       return codec::writeStatus(
           *reply, codec::AidlStatus::fromServiceSpecificError(*error, std::move(*message)));
     }
+    case kLookup:
+      return lookup(data, reply);
     default:
       return LocalBinder::onTransact(code, data, reply, flags);
   }
@@ -177,6 +181,24 @@ absl::Status EchoService::readFd(codec::ParcelReader& data, codec::ParcelWriter*
     return s;
   }
   return reply->writeByteArray(*bytes);
+}
+
+absl::Status EchoService::lookup(codec::ParcelReader& data, codec::ParcelWriter* reply) {
+  absl::StatusOr<std::string> name = data.readString16AsUtf8();
+  if (!name.ok()) {
+    return writeException(reply, codec::kExBadParcelable, u"lookup(String): bad argument");
+  }
+  runtime::ServiceManager sm(state_, layout_);
+  absl::StatusOr<std::shared_ptr<runtime::IBinder>> binder = sm.checkService(*name);
+  if (!binder.ok()) {
+    return writeException(reply, codec::kExIllegalState, u"lookup: checkService failed");
+  }
+  if (absl::Status s = codec::writeStatus(*reply, codec::AidlStatus::ok()); !s.ok()) {
+    return s;
+  }
+  // The proxy (and so this process's reference) is held until the reply is sent.
+  runtime::writeBinder(*reply, *binder);
+  return absl::OkStatus();
 }
 
 // ---- EchoCallback -----------------------------------------------------------------------------
@@ -350,6 +372,31 @@ absl::Status EchoProxy::fail(int32_t error_code, std::string_view message) {
   }
   codec::ParcelReader r = reply->reader();
   return readReplyStatus(r);
+}
+
+absl::StatusOr<std::shared_ptr<runtime::IBinder>> EchoProxy::lookup(std::string_view name) {
+  absl::StatusOr<codec::ParcelWriter> w = request();
+  if (!w.ok()) {
+    return w.status();
+  }
+  if (absl::Status s = w->writeString16(name); !s.ok()) {
+    return s;
+  }
+  absl::StatusOr<runtime::ReceivedParcel> reply = call(kLookup, *w);
+  if (!reply.ok()) {
+    return reply.status();
+  }
+  codec::ParcelReader r = reply->reader();
+  if (absl::Status s = readReplyStatus(r); !s.ok()) {
+    return s;
+  }
+  // A binder in a reply is read in the process that holds the remote (the proxy's state); its
+  // references are taken before the reply buffer is freed (parcel_binder.h).
+  runtime::Proxy* proxy = remote_->asProxy();
+  if (proxy == nullptr) {
+    return absl::FailedPreconditionError("lookup: the service is in this process");
+  }
+  return runtime::readBinder(r, *proxy->state());
 }
 
 }  // namespace nb::examples::echo

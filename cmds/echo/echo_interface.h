@@ -8,13 +8,17 @@
 //     int[] getRecorded();                                 // 4: the recorded values, in order
 //     byte[] readFd(in FileDescriptor fd);                 // 5: the file's contents
 //     void fail(int errorCode, String message);            // 6: throws ServiceSpecificException
+//     IBinder lookup(String name);                         // 7: checkService(name) in the
+//                                                          //    service's own manager, or null
 //   }
 //   interface IEchoCallback { String onEcho(String msg); } // 1
 //
 // Requests start with the interface token (codec/parcel_headers.h) in the header format the
 // process was configured with (--sm-layout; default the newest release's 'SYST' format); replies
 // start with the AIDL Status. Strings are String16 on the wire; FileDescriptor is a plain fd
-// object (libbinder writeUniqueFileDescriptor).
+// object (libbinder writeUniqueFileDescriptor). lookup hands the caller a binder that may live in
+// a third process (or, through bindergw, on a third host): how the gateway tests forward a binder
+// between sessions. A failing checkService is an EX_ILLEGAL_STATE exception.
 #pragma once
 
 #include <sys/types.h>
@@ -29,6 +33,7 @@
 #include "codec/parcel_headers.h"
 #include "runtime/binder.h"
 #include "runtime/process_state.h"
+#include "runtime/service_manager_codes.h"
 
 namespace nb::examples::echo {
 
@@ -42,6 +47,7 @@ inline constexpr uint32_t kRecord = 3;
 inline constexpr uint32_t kGetRecorded = 4;
 inline constexpr uint32_t kReadFd = 5;
 inline constexpr uint32_t kFail = 6;
+inline constexpr uint32_t kLookup = 7;
 
 inline constexpr uint32_t kOnEcho = 1;
 
@@ -51,7 +57,9 @@ inline constexpr size_t kMaxReadFdBytes = 64 * 1024;
 // The service object. Thread-safe: methods run on any looper thread.
 class EchoService final : public runtime::LocalBinder {
  public:
-  EchoService(std::shared_ptr<runtime::ProcessState> state, codec::InterfaceHeaderFormat format);
+  // `layout`: the IServiceManager codes lookup uses (the process's --sm-layout).
+  EchoService(std::shared_ptr<runtime::ProcessState> state, codec::InterfaceHeaderFormat format,
+              runtime::ServiceManagerLayout layout = runtime::kNewestServiceManagerLayout);
 
  protected:
   absl::Status onTransact(uint32_t code, codec::ParcelReader& data, codec::ParcelWriter* reply,
@@ -60,9 +68,11 @@ class EchoService final : public runtime::LocalBinder {
  private:
   absl::Status callBack(codec::ParcelReader& data, codec::ParcelWriter* reply);
   absl::Status readFd(codec::ParcelReader& data, codec::ParcelWriter* reply);
+  absl::Status lookup(codec::ParcelReader& data, codec::ParcelWriter* reply);
 
   const std::shared_ptr<runtime::ProcessState> state_;
   const codec::InterfaceHeaderFormat format_;
+  const runtime::ServiceManagerLayout layout_;
   std::mutex mu_;
   std::vector<int32_t> recorded_;  // guarded by mu_
 };
@@ -100,6 +110,8 @@ class EchoProxy {
   absl::StatusOr<std::vector<int32_t>> getRecorded();
   absl::StatusOr<std::vector<uint8_t>> readFd(int fd);
   absl::Status fail(int32_t error_code, std::string_view message);
+  // The binder (a Proxy, or nullptr when the service has no such name).
+  absl::StatusOr<std::shared_ptr<runtime::IBinder>> lookup(std::string_view name);
 
  private:
   absl::StatusOr<codec::ParcelWriter> request();

@@ -67,8 +67,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   (*state)->startThreadPool();
-  auto service =
-      std::make_shared<echo::EchoService>(*state, rt::serviceManagerHeaderFormat(flags->sm_layout));
+  auto service = std::make_shared<echo::EchoService>(
+      *state, rt::serviceManagerHeaderFormat(flags->sm_layout), flags->sm_layout);
   rt::ServiceManager sm(*state, flags->sm_layout);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   absl::Status added;
