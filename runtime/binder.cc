@@ -3,6 +3,7 @@
 #include <atomic>
 
 #include "codec/parcel_headers.h"
+#include "runtime/raw_call.h"
 
 namespace nb::runtime {
 namespace {
@@ -54,6 +55,8 @@ absl::Status LocalBinder::dispatch(uint32_t code, codec::ParcelReader& data,
   }
   return onTransact(code, data, reply, flags);
 }
+
+void LocalBinder::onRawTransaction(const RawTransaction& /*call*/, RawResponder* /*responder*/) {}
 
 absl::Status LocalBinder::onTransact(uint32_t code, codec::ParcelReader& /*data*/,
                                      codec::ParcelWriter* /*reply*/, uint32_t /*flags*/) {

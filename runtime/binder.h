@@ -30,6 +30,8 @@ namespace nb::runtime {
 
 class LocalBinder;
 class Proxy;
+class RawResponder;
+struct RawTransaction;
 
 // IBinder.h transaction codes.
 inline constexpr uint32_t kFirstCallTransaction = 0x00000001;
@@ -81,6 +83,12 @@ class LocalBinder : public IBinder, public std::enable_shared_from_this<LocalBin
   // calls. A non-OK status is sent back as a TF_STATUS_CODE reply (statusToStatusT).
   absl::Status dispatch(uint32_t code, codec::ParcelReader& data, codec::ParcelWriter* reply,
                         uint32_t flags);
+
+  // Objects that forward calls without parsing them (raw_call.h) return true here; the runtime
+  // then hands every BR_TRANSACTION for them to onRawTransaction instead of dispatch().
+  // `responder` is null for one-way calls. Local (same-process) transact() still uses dispatch().
+  virtual bool takesRawTransactions() const { return false; }
+  virtual void onRawTransaction(const RawTransaction& call, RawResponder* responder);
 
  protected:
   // Default: Unimplemented (UNKNOWN_TRANSACTION).

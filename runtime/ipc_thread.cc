@@ -4,6 +4,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <optional>
@@ -67,7 +68,96 @@ class SendHolds {
   SentObjects sent_;
 };
 
+// Counts a transaction this thread takes part in for as long as it lasts.
+class DepthScope {
+ public:
+  explicit DepthScope(int& depth) : depth_(depth) { ++depth_; }
+  ~DepthScope() { --depth_; }
+  DepthScope(const DepthScope&) = delete;
+  DepthScope& operator=(const DepthScope&) = delete;
+
+ private:
+  int& depth_;
+};
+
 }  // namespace
+
+// Answers one raw sync transaction (raw_call.h) from the thread that executes it.
+class RawReplyEngine final : public RawResponder {
+ public:
+  explicit RawReplyEngine(IpcThread& thread) : thread_(thread) {}
+
+  absl::Status replyBuffer(const RawBuffer& buffer, uint32_t flags) override {
+    replied_ = true;
+    SendHolds holds(thread_.state_, buffer.data, buffer.offsets);
+    thread_.queueRaw(BC_REPLY, 0, 0, flags & ~TF_STATUS_CODE, buffer);
+    return thread_.waitForRaw(false).status();
+  }
+
+  absl::Status replyStatus(int32_t status) override {
+    replied_ = true;
+    const auto* bytes = reinterpret_cast<const uint8_t*>(&status);
+    thread_.queueTransaction(BC_REPLY, 0, 0, TF_STATUS_CODE,
+                             std::span<const uint8_t>(bytes, sizeof(status)), {});
+    return thread_.waitForRaw(false).status();
+  }
+
+  absl::Status replyFailed() override {
+    replied_ = true;
+    // One offset past the end of 8 data bytes: the driver rejects the reply (EINVAL) and the
+    // caller gets BR_FAILED_REPLY; this thread gets BR_TRANSACTION_COMPLETE.
+    static constexpr std::array<uint8_t, 8> kData{};
+    static constexpr std::array<binder_size_t, 1> kBadOffset{64};
+    thread_.queueTransaction(BC_REPLY, 0, 0, 0, kData, kBadOffset);
+    return thread_.waitForRaw(false).status();
+  }
+
+  absl::Status replyDead() override {
+    if (thread_.depth_ != 1) {
+      (void)replyFailed();
+      return absl::FailedPreconditionError("dead reply from a nested call sent as failed reply");
+    }
+    replied_ = true;
+    if (absl::Status status = thread_.flush(); !status.ok()) {
+      return status;
+    }
+    int unused = 0;
+    if (int err = thread_.state_.device().ioctl(BINDER_THREAD_EXIT, &unused); err != 0) {
+      return errnoStatus(err, "BINDER_THREAD_EXIT");
+    }
+    // The driver made a fresh thread for our next call: it becomes a looper again.
+    thread_.queue(BC_ENTER_LOOPER);
+    return thread_.flush();
+  }
+
+ private:
+  IpcThread& thread_;
+};
+
+std::span<const uint8_t> scatterGatherArea(const binder_transaction_data& tr) {
+  const auto* data = reinterpret_cast<const uint8_t*>(static_cast<uintptr_t>(tr.data.ptr.buffer));
+  const auto* offsets =
+      reinterpret_cast<const binder_size_t*>(static_cast<uintptr_t>(tr.data.ptr.offsets));
+  const size_t count = tr.offsets_size / sizeof(binder_size_t);
+  size_t total = 0;
+  for (size_t i = 0; i < count; ++i) {
+    const binder_size_t off = offsets[i];
+    if (off > tr.data_size || tr.data_size - off < sizeof(binder_buffer_object)) {
+      continue;
+    }
+    binder_buffer_object object;
+    std::memcpy(&object, data + off, sizeof(object));
+    if (object.hdr.type == BINDER_TYPE_PTR) {
+      total += (object.length + 7) & ~static_cast<binder_size_t>(7);
+    }
+  }
+  if (total == 0) {
+    return {};
+  }
+  const uintptr_t end = static_cast<uintptr_t>(tr.data.ptr.offsets) + tr.offsets_size;
+  const uintptr_t start = (end + 7) & ~static_cast<uintptr_t>(7);
+  return {reinterpret_cast<const uint8_t*>(start), total};
+}
 
 CallingIdentity callingIdentity() {
   if (t_identity.has_value()) {
@@ -134,6 +224,25 @@ void IpcThread::queueTransaction(uint32_t cmd, uint32_t handle, uint32_t code, u
   tr.data.ptr.buffer = reinterpret_cast<binder_uintptr_t>(data.data());
   tr.data.ptr.offsets = reinterpret_cast<binder_uintptr_t>(offsets.data());
   queue(cmd, &tr, sizeof(tr));
+}
+
+void IpcThread::queueRaw(uint32_t cmd, uint32_t handle, uint32_t code, uint32_t flags,
+                         const RawBuffer& buffer) {
+  if (buffer.buffers.empty()) {
+    queueTransaction(cmd, handle, code, flags, buffer.data, buffer.offsets);
+    return;
+  }
+  binder_transaction_data_sg sg{};
+  binder_transaction_data& tr = sg.transaction_data;
+  tr.target.handle = handle;
+  tr.code = code;
+  tr.flags = flags;
+  tr.data_size = buffer.data.size();
+  tr.offsets_size = buffer.offsets.size() * sizeof(binder_size_t);
+  tr.data.ptr.buffer = reinterpret_cast<binder_uintptr_t>(buffer.data.data());
+  tr.data.ptr.offsets = reinterpret_cast<binder_uintptr_t>(buffer.offsets.data());
+  sg.buffers_size = (buffer.buffers.size() + 7) & ~static_cast<size_t>(7);
+  queue(cmd == BC_REPLY ? BC_REPLY_SG : BC_TRANSACTION_SG, &sg, sizeof(sg));
 }
 
 absl::Status IpcThread::talk(bool receive) {
@@ -205,6 +314,7 @@ absl::StatusOr<ReceivedParcel> IpcThread::transact(uint32_t handle, uint32_t cod
   }
   SendHolds holds(state_, data.data(), data.offsets());
   queueTransaction(BC_TRANSACTION, handle, code, flags, data.data(), data.offsets());
+  DepthScope depth(depth_);
   absl::StatusOr<ReceivedParcel> result =
       waitForResponse(!oneway, oneway ? "one-way transaction" : "transaction");
   // Acks (BC_INCREFS_DONE, ...) read during the wait go out now, not at this thread's next call.
@@ -212,33 +322,94 @@ absl::StatusOr<ReceivedParcel> IpcThread::transact(uint32_t handle, uint32_t cod
   return result;
 }
 
+absl::StatusOr<RawResult> IpcThread::transactRaw(uint32_t handle, uint32_t code, uint32_t flags,
+                                                 const RawBuffer& buffer) {
+  const bool oneway = (flags & TF_ONE_WAY) != 0;
+  SendHolds holds(state_, buffer.data, buffer.offsets);
+  queueRaw(BC_TRANSACTION, handle, code, flags, buffer);
+  DepthScope depth(depth_);
+  absl::StatusOr<RawResult> result = waitForRaw(!oneway);
+  (void)flush();
+  return result;
+}
+
+absl::StatusOr<RawResult> transactRaw(ProcessState& state, uint32_t handle, uint32_t code,
+                                      uint32_t flags, const RawBuffer& buffer) {
+  return state.thread().transactRaw(handle, code, flags, buffer);
+}
+
 absl::StatusOr<ReceivedParcel> IpcThread::waitForResponse(bool want_reply, const char* what) {
+  absl::StatusOr<RawResult> raw = waitForRaw(want_reply);
+  if (!raw.ok()) {
+    return raw.status();
+  }
+  switch (raw->outcome) {
+    case RawOutcome::kReply:
+      return std::move(raw->parcel);
+    case RawOutcome::kStatusCode:
+      if (raw->status == kOk) {
+        return ReceivedParcel();
+      }
+      return statusFromStatusT(raw->status);
+    case RawOutcome::kFailedReply:
+      return statusFromDriverReturn(BR_FAILED_REPLY, what);
+    case RawOutcome::kDeadReply:
+      return statusFromDriverReturn(BR_DEAD_REPLY, what);
+    case RawOutcome::kFrozenReply:
+      return statusFromDriverReturn(BR_FROZEN_REPLY, what);
+  }
+  return absl::InternalError("unknown raw outcome");
+}
+
+absl::StatusOr<RawResult> IpcThread::waitForRaw(bool want_reply) {
   for (;;) {
     absl::StatusOr<uint32_t> cmd = nextCommand();
     if (!cmd.ok()) {
       return cmd.status();
     }
+    RawResult result;
     switch (*cmd) {
       case BR_TRANSACTION_COMPLETE:
       case BR_ONEWAY_SPAM_SUSPECT:
         if (!want_reply) {
-          return ReceivedParcel();
+          return result;
         }
         break;
       case BR_DEAD_REPLY:
-      case BR_FAILED_REPLY:
+        result.outcome = RawOutcome::kDeadReply;
+        return result;
       case BR_FROZEN_REPLY:
-        return statusFromDriverReturn(*cmd, what);
+        result.outcome = RawOutcome::kFrozenReply;
+        return result;
+      case BR_FAILED_REPLY: {
+        result.outcome = RawOutcome::kFailedReply;
+        binder_extended_error ee{};
+        if (state_.device().ioctl(BINDER_GET_EXTENDED_ERROR, &ee) == 0 && ee.param < 0) {
+          result.error_errno = -ee.param;
+        }
+        return result;
+      }
       case BR_REPLY: {
         absl::StatusOr<binder_transaction_data> tr = readPayload<binder_transaction_data>();
         if (!tr.ok()) {
           return tr.status();
         }
-        if (!want_reply) {  // not ours to keep; free it
-          ReceivedParcel(state_.shared_from_this(), *tr).release();
+        ReceivedParcel parcel(state_.shared_from_this(), *tr);
+        if (!want_reply) {  // not ours to keep; freed here
           break;
         }
-        return replyParcel(*tr);
+        result.flags = tr->flags;
+        if ((tr->flags & TF_STATUS_CODE) != 0) {
+          result.outcome = RawOutcome::kStatusCode;
+          result.status = kUnknownError;
+          if (parcel.dataSize() >= sizeof(result.status)) {
+            std::memcpy(&result.status, parcel.data().data(), sizeof(result.status));
+          }
+          return result;
+        }
+        result.buffers = scatterGatherArea(*tr);
+        result.parcel = std::move(parcel);
+        return result;
       }
       default:
         if (absl::Status status = executeCommand(*cmd); !status.ok()) {
@@ -246,21 +417,6 @@ absl::StatusOr<ReceivedParcel> IpcThread::waitForResponse(bool want_reply, const
         }
     }
   }
-}
-
-absl::StatusOr<ReceivedParcel> IpcThread::replyParcel(const binder_transaction_data& tr) {
-  ReceivedParcel parcel(state_.shared_from_this(), tr);
-  if ((tr.flags & TF_STATUS_CODE) == 0) {
-    return parcel;
-  }
-  status_t status = kUnknownError;
-  if (parcel.dataSize() >= sizeof(status)) {
-    std::memcpy(&status, parcel.data().data(), sizeof(status));
-  }
-  if (status == kOk) {
-    return ReceivedParcel();
-  }
-  return statusFromStatusT(status);
 }
 
 absl::Status IpcThread::sendReply(const codec::ParcelWriter& reply, const absl::Status& status) {
@@ -283,11 +439,15 @@ absl::Status IpcThread::sendReply(const codec::ParcelWriter& reply, const absl::
 absl::Status IpcThread::executeTransaction(const binder_transaction_data& tr) {
   ReceivedParcel request(state_.shared_from_this(), tr);
   const bool oneway = (tr.flags & TF_ONE_WAY) != 0;
+  DepthScope depth(depth_);
   std::shared_ptr<LocalBinder> target;
   if (tr.target.ptr == 0 && tr.cookie == 0) {
     target = state_.localContextObject();
   } else {
     target = LocalObjectRegistry::instance().lookup(tr.cookie);
+  }
+  if (target != nullptr && target->takesRawTransactions()) {
+    return executeRawTransaction(*target, tr, request);
   }
   codec::ParcelWriter reply;
   absl::Status status;
@@ -304,6 +464,26 @@ absl::Status IpcThread::executeTransaction(const binder_transaction_data& tr) {
     return absl::OkStatus();
   }
   return sendReply(reply, status);
+}
+
+absl::Status IpcThread::executeRawTransaction(LocalBinder& target,
+                                              const binder_transaction_data& tr,
+                                              ReceivedParcel& request) {
+  const bool oneway = (tr.flags & TF_ONE_WAY) != 0;
+  RawTransaction call{tr, RawBuffer{request.data(), request.offsets(), scatterGatherArea(tr)}};
+  detail::CallingIdentityScope scope(CallingIdentity{tr.sender_pid, tr.sender_euid, true, oneway});
+  if (oneway) {
+    target.onRawTransaction(call, nullptr);
+    request.release();
+    return absl::OkStatus();
+  }
+  RawReplyEngine responder(*this);
+  target.onRawTransaction(call, &responder);
+  request.release();
+  if (responder.replied()) {
+    return absl::OkStatus();
+  }
+  return sendReply(codec::ParcelWriter(), statusFromStatusT(kFailedTransaction));
 }
 
 absl::Status IpcThread::executeCommand(uint32_t cmd) {

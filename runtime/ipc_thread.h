@@ -21,11 +21,13 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "codec/parcel_writer.h"
+#include "runtime/raw_call.h"
 #include "runtime/received_parcel.h"
 
 namespace nb::runtime {
 
 class ProcessState;
+class LocalBinder;
 
 class IpcThread {
  public:
@@ -39,6 +41,9 @@ class IpcThread {
 
   absl::StatusOr<ReceivedParcel> transact(uint32_t handle, uint32_t code,
                                           const codec::ParcelWriter& data, uint32_t flags);
+  // raw_call.h transactRaw.
+  absl::StatusOr<RawResult> transactRaw(uint32_t handle, uint32_t code, uint32_t flags,
+                                        const RawBuffer& buffer);
   // Runs the looper until the ProcessState stops (BC_REGISTER_LOOPER for a spawned thread,
   // BC_ENTER_LOOPER for the main one), then BC_EXIT_LOOPER.
   void joinLoop(bool is_main);
@@ -67,7 +72,13 @@ class IpcThread {
   absl::Status sendReply(const codec::ParcelWriter& reply, const absl::Status& status);
   // Waits for BR_REPLY (want_reply) or BR_TRANSACTION_COMPLETE.
   absl::StatusOr<ReceivedParcel> waitForResponse(bool want_reply, const char* what);
-  absl::StatusOr<ReceivedParcel> replyParcel(const binder_transaction_data& tr);
+  // The driver's answer to a call, undecoded (waitForResponse decodes it for parcel calls).
+  absl::StatusOr<RawResult> waitForRaw(bool want_reply);
+  void queueRaw(uint32_t cmd, uint32_t handle, uint32_t code, uint32_t flags,
+                const RawBuffer& buffer);
+  absl::Status executeRawTransaction(LocalBinder& target, const binder_transaction_data& tr,
+                                     ReceivedParcel& request);
+  friend class RawReplyEngine;
 
   ProcessState& state_;
   std::weak_ptr<ProcessState> state_weak_;
@@ -77,6 +88,9 @@ class IpcThread {
   size_t in_size_ = 0;
   size_t in_pos_ = 0;
   bool polling_ = false;
+  // Transactions this thread is part of right now (calls it waits in + calls it executes): a
+  // dead reply by thread exit is only exact at depth 1 (raw_call.h replyDead).
+  int depth_ = 0;
 };
 
 }  // namespace nb::runtime

@@ -69,6 +69,18 @@ void LocalObjectRegistry::applyDriverRef(uint64_t id, RefOp op) {
   // `lock` is released before `drop` (declared first, destroyed last).
 }
 
+void LocalObjectRegistry::forgetDriverRefs(uint64_t id) {
+  std::shared_ptr<LocalBinder> drop;
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = entries_.find(id);
+  if (it == entries_.end()) {
+    return;
+  }
+  it->second.weak = 0;
+  it->second.strong = 0;
+  settleLocked(id, &drop);
+}
+
 LocalObjectRegistry::Counts LocalObjectRegistry::countsForTest(uint64_t id) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = entries_.find(id);

@@ -38,6 +38,10 @@ class LocalObjectRegistry {
   // for decrements and recorded without an object for increments.
   void applyDriverRef(uint64_t id, RefOp op);
 
+  // The driver connection that owned node `id` is gone (closed by this process): its counts will
+  // never be decremented by the driver, so they are dropped now (pending sends are kept).
+  void forgetDriverRefs(uint64_t id);
+
   struct Counts {
     int weak = 0;
     int strong = 0;

@@ -30,6 +30,8 @@ namespace nb::wire {
 struct WireBinderRef {
   netbinder::v1::OwnerSide side = netbinder::v1::OWNER_SIDE_UNSPECIFIED;
   uint64_t export_id = 0;
+  // SENDER_EXPORT only: BinderRef.owner_key (the exporter's grouping of nodes by owning process).
+  uint64_t owner_key = 0;
 };
 
 class ObjectMapper {

@@ -250,6 +250,9 @@ absl::Status WireEncoder::encodeBinder(const codec::WalkedObject& object, WireOb
   BinderRef* binder = wire->mutable_binder();
   binder->set_side(ref->side);
   binder->set_export_id(ref->export_id);
+  if (ref->side == netbinder::v1::OWNER_SIDE_SENDER_EXPORT) {
+    binder->set_owner_key(ref->owner_key);
+  }
   binder->set_weak(object.kind == codec::ObjectKind::kWeakBinder ||
                    object.kind == codec::ObjectKind::kWeakHandle);
   binder->set_flags(object.flags);

@@ -252,7 +252,7 @@ void GrpcLink::enqueueControl(Frame&& frame) {
     if (closing_) {
       return;
     }
-    queue_.push(Lane::kControl, std::move(frame), 0);
+    queue_.pushUrgent(std::move(frame));
   }
   writer_cv_.notify_one();
 }
@@ -352,7 +352,7 @@ void GrpcLink::monitorLoop() {
         if (now >= ping_at) {
           Frame ping;
           ping.mutable_ping()->set_nonce(next_ping_nonce_++);
-          queue_.push(Lane::kControl, std::move(ping), 0);
+          queue_.pushUrgent(std::move(ping));
           last_send_ = now;  // a Ping queued counts as sending, so a stuck writer gets one
           ping_at = now + peer_keepalive_interval_;
           writer_cv_.notify_one();

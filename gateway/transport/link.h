@@ -43,9 +43,11 @@ struct PeerInfo {
   std::string address;  // the peer's address as gRPC reports it, for logs
 };
 
-// Which queue a frame waits in. kControl frames (RefCount, DeathNotice, ExportRelease, Error,
-// Ping/Pong) are never blocked and go first; kCall and kBulk share the byte bound, and kBulk
-// (fd stream chunks) never delays a waiting kCall frame by more than one frame.
+// Which queue a frame waits in. kControl and kCall frames are sent in the order they were queued
+// (one FIFO: the protocol's table changes depend on it); kControl frames (RefCount, DeathNotice,
+// ExportRelease — small, sent under the session's lock) never block, kCall frames block while the
+// queue is over its byte bound. kBulk (fd stream chunks) shares the bound and never delays a
+// waiting kCall frame by more than one frame. The link's own Ping/Pong/Error frames go first.
 enum class Lane : uint8_t { kControl, kCall, kBulk };
 
 // Receives a session's frames. Implemented by the gateway's session (session.h).

@@ -7,10 +7,10 @@ namespace nb::gateway::detail {
 void SendQueue::push(Lane lane, netbinder::v1::Frame&& frame, size_t bytes) {
   switch (lane) {
     case Lane::kControl:
-      control_.push_back(Entry{std::move(frame), bytes});
+      ordered_.push_back(Entry{std::move(frame), 0});
       return;
     case Lane::kCall:
-      call_.push_back(Entry{std::move(frame), bytes});
+      ordered_.push_back(Entry{std::move(frame), bytes});
       break;
     case Lane::kBulk:
       bulk_.push_back(Entry{std::move(frame), bytes});
@@ -19,16 +19,18 @@ void SendQueue::push(Lane lane, netbinder::v1::Frame&& frame, size_t bytes) {
   bounded_bytes_ += bytes;
 }
 
+void SendQueue::pushUrgent(netbinder::v1::Frame&& frame) {
+  urgent_.push_back(Entry{std::move(frame), 0});
+}
+
 std::optional<netbinder::v1::Frame> SendQueue::pop() {
-  for (auto* lane : {&control_, &call_, &bulk_}) {
+  for (auto* lane : {&urgent_, &ordered_, &bulk_}) {
     if (lane->empty()) {
       continue;
     }
     Entry entry = std::move(lane->front());
     lane->pop_front();
-    if (lane != &control_) {
-      bounded_bytes_ -= entry.bytes;
-    }
+    bounded_bytes_ -= entry.bytes;
     return std::move(entry.frame);
   }
   return std::nullopt;

@@ -1,0 +1,46 @@
+// bindergw: the netbinder gateway (docs/gateway.md, README "bindergw").
+#include <signal.h>
+
+#include <cstdio>
+
+#include "gateway/config/options.h"
+#include "gateway/gateway.h"
+#include "spdlog/spdlog.h"
+
+int main(int argc, char** argv) {
+  absl::StatusOr<nb::gateway::GatewayOptions> options = nb::gateway::parseGatewayArgs(argc, argv);
+  if (!options.ok()) {
+    std::fprintf(stderr, "bindergw: %s\n%s", std::string(options.status().message()).c_str(),
+                 nb::gateway::gatewayUsage());
+    return 2;
+  }
+  if (options->help) {
+    std::fputs(nb::gateway::gatewayUsage(), stdout);
+    return 0;
+  }
+  spdlog::set_level(spdlog::level::from_str(options->log_level));
+  // SIGINT/SIGTERM end the gateway; blocked here so that every thread inherits the mask and
+  // sigwait below receives them. SIGPIPE: a closed socket is an error value, not a kill.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  spdlog::info("bindergw: {}", nb::gateway::describeOptions(*options));
+  absl::StatusOr<std::unique_ptr<nb::gateway::Gateway>> gateway =
+      nb::gateway::Gateway::start(*options);
+  if (!gateway.ok()) {
+    spdlog::error("bindergw: {}", gateway.status().ToString());
+    return 1;
+  }
+  if (!options->listen.empty()) {
+    spdlog::info("listening on {} (port {})", options->listen, (*gateway)->listenPort());
+  }
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+  spdlog::info("bindergw: signal {}, stopping", signal_number);
+  (*gateway)->stop();
+  return 0;
+}

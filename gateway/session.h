@@ -1,0 +1,219 @@
+// Session: everything this gateway keeps for one peer session (docs/protocol.md §3) and the
+// binder side of every frame kind — the adapter between a Link (transport/link.h) and the local
+// driver (local_conns.h, import_node.h).
+//
+// Tables (pure, gateway/core): exports and imports. Around them, under mu_: the outgoing calls
+// (call id → the thread waiting for the Reply), the incoming sync calls not yet answered, the
+// chains with a thread blocked in them, the per-process connections and the per-export oneway
+// queues.
+//
+// Threads: onFrame runs on the link's reader thread and never blocks: it checks the frame and
+// hands it to a waiting thread (Reply, nested Transaction), a worker (new sync call, oneway
+// drain) or applies it (RefCount, ExportRelease, DeathNotice). Frames that must stay ordered
+// with the table change that causes them are sent under mu_ on the link's non-blocking lane;
+// Transactions and Replies are sent outside the lock on the blocking lane.
+#pragma once
+
+#include <sys/types.h>
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "codec/wire/transaction_wire.h"
+#include "gateway/core/export_table.h"
+#include "gateway/core/import_table.h"
+#include "gateway/local_conns.h"
+#include "gateway/transport/link.h"
+#include "gateway/worker_pool.h"
+#include "proto/netbinder/v1/frame.pb.h"
+#include "runtime/proxy.h"
+#include "runtime/raw_call.h"
+
+namespace nb::gateway {
+
+class ImportNode;
+class SessionMapper;
+class Session;
+
+// Watches one exported node for death on behalf of one session (BR_DEAD_BINDER on the main
+// connection's proxy → Session::exportedNodeDied).
+class ExportDeathWatch final : public runtime::DeathRecipient {
+ public:
+  ExportDeathWatch(std::weak_ptr<Session> session, uint32_t main_handle);
+  void binderDied(const std::weak_ptr<runtime::IBinder>& who) override;
+
+ private:
+  const std::weak_ptr<Session> session_;
+  const uint32_t main_handle_;
+};
+
+// Owner keys (docs/gateway.md "Connections"). Exports: a node owned by a process → its pid; by
+// one of this gateway's own connections → that connection's proc id | kGatewayConnKeyBitValue;
+// owner unknown (the kernel driver cannot tell) → its main handle | kUnknownOwnerBitValue, one
+// key per node. Imports whose owner the peer did not know get a key of our own, one per import.
+inline constexpr uint64_t kGatewayConnKeyBitValue = uint64_t{1} << 63;
+inline constexpr uint64_t kUnknownOwnerBitValue = uint64_t{1} << 62;
+inline constexpr uint64_t kOwnKeyBitValue = uint64_t{1} << 61;
+
+// What a session needs from its gateway.
+struct SessionContext {
+  LocalConns* conns = nullptr;
+  WorkerPool* workers = nullptr;
+  std::string instance_id;                // 16 bytes, this gateway's NodeIdentity
+  std::vector<std::string> export_globs;  // local names the root facade offers
+  runtime::ServiceManagerLayout sm_layout = runtime::kNewestServiceManagerLayout;
+  wire::ParcelLimits own_parcel_limits;  // what we accept
+  uint64_t max_outstanding_calls = 1024;
+  uint64_t max_oneway_backlog = 10000;
+  uint64_t max_imports = 100000;
+  int64_t call_timeout_ms = 0;  // 0 = none
+};
+
+// The parcel limits a Limits message states (0 fields = protocol defaults).
+wire::ParcelLimits parcelLimitsOf(const netbinder::v1::Limits& limits);
+
+// Root facade methods (docs/protocol.md §6.1): the peer's view of our exported services.
+inline constexpr uint32_t kRootList = 1;  // → int32 n, n × String16 (exported names)
+inline constexpr uint32_t kRootGet = 2;  // String16 name → binder (null if absent / not exported)
+
+class Session final : public FrameSink, public std::enable_shared_from_this<Session> {
+ public:
+  Session(SessionContext context, std::shared_ptr<Link> link);
+  ~Session() override;
+
+  // FrameSink.
+  void onFrame(netbinder::v1::Frame&& frame) override;
+  void onClosed(const absl::Status& why) override;
+
+  const PeerInfo& peer() const { return link_->peer(); }
+  bool closed() const;
+  // Ends the session (fatal Error to the peer, then teardown through onClosed).
+  void close(netbinder::v1::ErrorCode code, const std::string& why);
+
+  // ---- Called by ImportNode ------------------------------------------------------------------
+  void forwardCall(ImportNode& node, const runtime::RawTransaction& call,
+                   runtime::RawResponder* responder);
+  void importGone(uint64_t import_id, uint64_t generation);
+
+  // ---- Importer side of discovery (discovery.h) ----------------------------------------------
+  // The peer's exported service names.
+  absl::StatusOr<std::vector<std::string>> listPeerServices();
+  // The peer's service `name` as a local proxy node (null if the peer has none).
+  absl::StatusOr<std::shared_ptr<ImportNode>> getPeerService(const std::string& name);
+
+  // ---- Exporter side -------------------------------------------------------------------------
+  // BR_DEAD_BINDER for an exported node (its main handle).
+  void exportedNodeDied(uint32_t main_handle);
+
+  // Closes the per-process connections that own no proxy node and run no call (the processes
+  // they stood for exited or went quiet). Called periodically by the gateway.
+  void closeIdleConns();
+
+  struct Counts {
+    size_t exports = 0, imports = 0, calls_out = 0, calls_in = 0, conns = 0;
+  };
+  Counts counts() const;
+
+ private:
+  friend class SessionMapper;
+  struct Waiter;
+  struct OnewayQueue;
+  // What pins an exported node while the peer holds it: the main connection's proxy (its
+  // reference), the owner key sent with it, and the death watch.
+  struct ExportPin {
+    std::shared_ptr<runtime::Proxy> main_proxy;
+    uint64_t owner_key = 0;
+    std::shared_ptr<ExportDeathWatch> watch;
+    ~ExportPin();
+  };
+
+  // Frames.
+  void onTransaction(netbinder::v1::Transaction&& tx);
+  void onReply(netbinder::v1::Reply&& reply);
+  void onRefCount(const netbinder::v1::RefCount& refs);
+  void onExportRelease(const netbinder::v1::ExportRelease& release);
+  void onDeathNotice(const netbinder::v1::DeathNotice& notice);
+  void fail(netbinder::v1::ErrorCode code, const std::string& why);
+
+  // Serving the peer's calls.
+  void serveIncoming(netbinder::v1::Transaction tx);
+  netbinder::v1::Reply executeIncoming(const netbinder::v1::Transaction& tx);
+  netbinder::v1::Reply executeRoot(const netbinder::v1::Transaction& tx);
+  void drainOneways(uint64_t export_id);
+  void sendReply(netbinder::v1::Reply&& reply);
+
+  // Calling the peer.
+  struct CallResult {
+    bool dead = false;  // session gone or deadline passed
+    netbinder::v1::Reply reply;
+  };
+  CallResult callPeer(netbinder::v1::Transaction&& tx);
+  void deliverReply(Conn& conn, CallResult&& result, runtime::RawResponder& responder);
+
+  // Connections.
+  absl::StatusOr<std::shared_ptr<Conn>> connForKey(uint64_t key);
+  bool ownsConn(const Conn& conn) const;
+  // Counts a call running in a connection (closeIdleConns keeps it open meanwhile).
+  class CallScope {
+   public:
+    CallScope(Session& session, Conn& conn);
+    ~CallScope();
+    CallScope(const CallScope&) = delete;
+    CallScope& operator=(const CallScope&) = delete;
+
+   private:
+    Session& session_;
+    Conn& conn_;
+  };
+  void closeConnForKey(uint64_t key);
+
+  // For SessionMapper.
+  absl::StatusOr<wire::WireBinderRef> exportHandle(Conn& conn, uint32_t handle, bool weak,
+                                                   std::vector<uint64_t>* deaths);
+  // The import a local object of this session's connections stands for (a proxy node coming
+  // home), if it is one.
+  std::optional<uint64_t> homeImportOf(Conn& conn, uint32_t handle);
+  std::optional<uint64_t> importIdOfNode(uint64_t cookie);
+  void unsendExport(uint64_t export_id, bool weak);
+  absl::StatusOr<std::shared_ptr<ImportNode>> importFor(const netbinder::v1::BinderRef& ref);
+  absl::StatusOr<std::shared_ptr<runtime::Proxy>> exportedProxy(uint64_t export_id);
+  uint64_t ownerKeyOf(Conn& conn, uint32_t handle, uint32_t main_handle);
+
+  // Exports bookkeeping (mu_ held).
+  void unpinLocked(uint64_t key, std::vector<std::shared_ptr<ExportPin>>* drop);
+  void sendLocked(netbinder::v1::Frame&& frame);  // non-blocking, ordered lane
+  void teardown();
+
+  const SessionContext ctx_;
+  const std::shared_ptr<Link> link_;
+  const wire::ParcelLimits peer_parcel_limits_;
+
+  mutable std::mutex mu_;
+  bool closed_ = false;                                                   // guarded by mu_
+  ExportTable exports_;                                                   // guarded by mu_
+  ImportTable imports_;                                                   // guarded by mu_
+  std::unordered_map<uint64_t, std::shared_ptr<ExportPin>> pins_;         // key → pin, guarded
+  std::unordered_map<uint64_t, std::weak_ptr<ImportNode>> import_nodes_;  // guarded by mu_
+  std::unordered_map<uint64_t, std::shared_ptr<Conn>> conns_;             // owner key → conn
+  std::unordered_map<const Conn*, int> calls_in_conn_;                    // guarded by mu_
+  std::unordered_map<uint64_t, Waiter*> outgoing_;                        // call id → waiter
+  std::map<std::pair<std::string, uint64_t>, Waiter*> chains_;            // chain → waiter
+  std::set<uint64_t> incoming_;                                           // peer call ids
+  std::unordered_map<uint64_t, std::unique_ptr<OnewayQueue>> oneways_;    // export id → queue
+  uint64_t next_call_id_ = 1;                                             // guarded by mu_
+  uint64_t next_unique_key_ = 1;                                          // guarded by mu_
+  std::mutex oneway_send_mu_;  // stamps oneway_seq and sends atomically
+};
+
+}  // namespace nb::gateway
