@@ -183,6 +183,17 @@ absl::StatusOr<std::shared_ptr<Conn>> LocalConns::openConn(const std::string& na
   }
   auto conn = std::make_shared<Conn>(*state, name);
   conn->hub_ = *hub;
+  // Learn our own proc id: main looks at a node of ours (binderd only; 0 on the kernel).
+  {
+    auto probe = std::make_shared<runtime::LocalBinder>();
+    absl::StatusOr<std::shared_ptr<Proxy>> seen = putLocal(*conn, probe);
+    if (seen.ok()) {
+      absl::StatusOr<runtime::RefOwner> owner = main_->state()->refOwner((*seen)->handle());
+      if (owner.ok()) {
+        conn->proc_id_ = owner->proc_id;
+      }
+    }
+  }
   {
     std::lock_guard lock(mu_);
     ++open_count_;
@@ -193,6 +204,39 @@ absl::StatusOr<std::shared_ptr<Conn>> LocalConns::openConn(const std::string& na
 size_t LocalConns::openCount() const {
   std::lock_guard lock(mu_);
   return open_count_;
+}
+
+uint64_t LocalConns::pushHop(uint64_t node_cookie, HopContext context) {
+  std::lock_guard lock(mu_);
+  const uint64_t token = next_hop_token_++;
+  hops_[node_cookie].emplace_back(token, std::move(context));
+  return token;
+}
+
+std::optional<LocalConns::HopContext> LocalConns::takeHop(uint64_t node_cookie) {
+  std::lock_guard lock(mu_);
+  auto it = hops_.find(node_cookie);
+  if (it == hops_.end() || it->second.empty()) {
+    return std::nullopt;
+  }
+  HopContext context = std::move(it->second.front().second);
+  it->second.pop_front();
+  if (it->second.empty()) {
+    hops_.erase(it);
+  }
+  return context;
+}
+
+void LocalConns::dropHop(uint64_t node_cookie, uint64_t token) {
+  std::lock_guard lock(mu_);
+  auto it = hops_.find(node_cookie);
+  if (it == hops_.end()) {
+    return;
+  }
+  std::erase_if(it->second, [token](const auto& entry) { return entry.first == token; });
+  if (it->second.empty()) {
+    hops_.erase(it);
+  }
 }
 
 absl::StatusOr<std::shared_ptr<Proxy>> LocalConns::put(Conn& from, codec::ParcelWriter& request) {

@@ -19,9 +19,11 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 
@@ -48,6 +50,9 @@ class Conn {
   Conn(std::shared_ptr<runtime::ProcessState> state, std::string name)
       : state_(std::move(state)), name_(std::move(name)) {}
   const std::shared_ptr<runtime::ProcessState>& state() const { return state_; }
+  // binderd's id of this open (0 when unknown: the kernel driver, or main): the owner key
+  // (session.h) of the nodes it owns, and of the calls it issues.
+  uint64_t procId() const { return proc_id_; }
   const std::string& name() const { return name_; }
   bool isMain() const { return hub_ == nullptr; }
 
@@ -68,6 +73,7 @@ class Conn {
   const std::shared_ptr<runtime::ProcessState> state_;
   const std::string name_;
   std::shared_ptr<runtime::IBinder> hub_;  // main's hub as seen from here; null for main
+  uint64_t proc_id_ = 0;
   std::mutex mu_;
   std::unordered_map<uint32_t, std::shared_ptr<runtime::Proxy>> by_main_handle_;  // guarded
   std::unordered_map<uint32_t, uint32_t> main_of_;                                // guarded
@@ -102,6 +108,21 @@ class LocalConns {
       Conn& conn, const std::shared_ptr<runtime::Proxy>& main_proxy, bool cache);
   size_t openCount() const;
 
+  // Local hops (docs/gateway.md "Nested calls"): a gateway thread that executes a peer's call
+  // on a node which is itself one of the gateway's proxy nodes (a re-exported import) leaves the
+  // call's chain here; the pool thread of the proxy node's connection that picks the call up
+  // takes it, so the chain continues to the next peer. The driver does not tell which of our
+  // threads sent a transaction, so contexts are matched per node in FIFO order — a mismatch can
+  // only choose which waiting thread runs a nested call.
+  struct HopContext {
+    std::string chain_origin;
+    uint64_t chain_thread = 0;
+    uint64_t process_key = 0;
+  };
+  uint64_t pushHop(uint64_t node_cookie, HopContext context);
+  std::optional<HopContext> takeHop(uint64_t node_cookie);
+  void dropHop(uint64_t node_cookie, uint64_t token);
+
  private:
   LocalConns(Options options, std::shared_ptr<Conn> main, std::shared_ptr<Hub> hub);
   absl::StatusOr<std::shared_ptr<runtime::Proxy>> put(Conn& from, codec::ParcelWriter& request);
@@ -110,7 +131,9 @@ class LocalConns {
   const std::shared_ptr<Conn> main_;
   const std::shared_ptr<Hub> hub_;
   mutable std::mutex mu_;
-  size_t open_count_ = 1;  // guarded by mu_
+  size_t open_count_ = 1;        // guarded by mu_
+  uint64_t next_hop_token_ = 1;  // guarded by mu_
+  std::unordered_map<uint64_t, std::deque<std::pair<uint64_t, HopContext>>> hops_;  // guarded
 };
 
 }  // namespace nb::gateway

@@ -61,6 +61,21 @@ class ServingScope {
   ServingScope& operator=(const ServingScope&) = delete;
 };
 
+// A local hop's chain (LocalConns::HopContext) as the innermost serving entry of this thread,
+// for the call it forwards: the chain continues, nothing is nested on this session.
+class HopScope {
+ public:
+  HopScope(const std::string& origin, uint64_t thread) {
+    v1::CallChain chain;
+    chain.set_origin_instance_id(origin);
+    chain.set_origin_thread(thread);
+    t_serving.push_back(ServingEntry{nullptr, 0, std::move(chain)});
+  }
+  ~HopScope() { t_serving.pop_back(); }
+  HopScope(const HopScope&) = delete;
+  HopScope& operator=(const HopScope&) = delete;
+};
+
 uint64_t randomNonZero() {
   thread_local std::mt19937_64 rng{std::random_device{}()};
   uint64_t value = 0;
@@ -725,9 +740,22 @@ Reply Session::executeIncoming(const Transaction& tx) {
     fail(v1::ERROR_CODE_INVALID_PARCEL, std::string(local.status().message()));
     return failedReply(call_id, EINVAL);
   }
+  // A re-exported import: the proxy node's pool thread will forward the call on; leave it the
+  // chain and who calls (LocalConns::pushHop).
+  uint64_t hop_token = 0;
+  if (pin->self_node_cookie != 0) {
+    const uint64_t own_key =
+        (*conn)->procId() != 0 ? (kGatewayConnKeyBitValue | (*conn)->procId()) : 0;
+    hop_token = ctx_.conns->pushHop(pin->self_node_cookie,
+                                    LocalConns::HopContext{tx.chain().origin_instance_id(),
+                                                           tx.chain().origin_thread(), own_key});
+  }
   absl::StatusOr<runtime::RawResult> result =
       runtime::transactRaw(*(*conn)->state(), (*target)->handle(), tx.code(), tx.flags(),
                            runtime::RawBuffer{local->data(), local->offsets(), local->buffers()});
+  if (hop_token != 0) {
+    ctx_.conns->dropHop(pin->self_node_cookie, hop_token);
+  }
   Reply reply;
   reply.set_call_id(call_id);
   if (!result.ok()) {
@@ -968,8 +996,15 @@ void Session::forwardCall(ImportNode& node, const runtime::RawTransaction& call,
   tx.set_flags(call.tr.flags);
   tx.mutable_caller()->set_pid(call.tr.sender_pid);
   tx.mutable_caller()->set_euid(call.tr.sender_euid);
+  std::optional<LocalConns::HopContext> hop;
   if (call.tr.sender_pid > 0 && call.tr.sender_pid != ::getpid()) {
     tx.mutable_caller()->set_process_key(static_cast<uint64_t>(call.tr.sender_pid));
+  } else if (call.tr.sender_pid == ::getpid() && t_serving.empty()) {
+    // One of our own threads relays a peer's call through this proxy node (a local hop).
+    hop = ctx_.conns->takeHop(node.id());
+    if (hop) {
+      tx.mutable_caller()->set_process_key(hop->process_key);
+    }
   }
   SessionMapper mapper(*this, conn.get());
   absl::Status status =
@@ -1011,6 +1046,10 @@ void Session::forwardCall(ImportNode& node, const runtime::RawTransaction& call,
   CallResult result;
   {
     ForwardingScope forwarding(conn);
+    std::optional<HopScope> hop_scope;
+    if (hop) {
+      hop_scope.emplace(hop->chain_origin, hop->chain_thread);
+    }
     result = callPeer(std::move(tx));
   }
   sendDeaths();

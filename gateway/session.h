@@ -134,6 +134,8 @@ class Session final : public FrameSink, public std::enable_shared_from_this<Sess
   struct ExportPin {
     std::shared_ptr<runtime::Proxy> main_proxy;
     uint64_t owner_key = 0;
+    // Non-zero when the node is one of this gateway's proxy nodes (a re-exported import): its id.
+    uint64_t self_node_cookie = 0;
     std::shared_ptr<ExportDeathWatch> watch;
     ~ExportPin();
   };
@@ -188,7 +190,9 @@ class Session final : public FrameSink, public std::enable_shared_from_this<Sess
   void unsendExport(uint64_t export_id, bool weak);
   absl::StatusOr<std::shared_ptr<ImportNode>> importFor(const netbinder::v1::BinderRef& ref);
   absl::StatusOr<std::shared_ptr<runtime::Proxy>> exportedProxy(uint64_t export_id);
-  uint64_t ownerKeyOf(Conn& conn, uint32_t handle, uint32_t main_handle);
+  // The owner key of the node behind `handle` of `conn`; *self_cookie gets the node's id when it is
+  // one of this gateway's own proxy nodes.
+  uint64_t ownerKeyOf(Conn& conn, uint32_t handle, uint32_t main_handle, uint64_t* self_cookie);
 
   // Exports bookkeeping (mu_ held).
   void unpinLocked(uint64_t key, std::vector<std::shared_ptr<ExportPin>>* drop);

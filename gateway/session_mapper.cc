@@ -166,12 +166,14 @@ std::optional<uint64_t> Session::homeImportOf(Conn& conn, uint32_t handle) {
   return importIdOfNode(owner->node_cookie);
 }
 
-uint64_t Session::ownerKeyOf(Conn& conn, uint32_t handle, uint32_t main_handle) {
+uint64_t Session::ownerKeyOf(Conn& conn, uint32_t handle, uint32_t main_handle,
+                             uint64_t* self_cookie) {
   absl::StatusOr<runtime::RefOwner> owner = conn.state()->refOwner(handle);
   if (!owner.ok() || owner->pid <= 0) {
     return kUnknownOwnerBitValue | main_handle;
   }
   if (owner->pid == ::getpid()) {
+    *self_cookie = owner->node_cookie;
     return kGatewayConnKeyBitValue | owner->proc_id;
   }
   return static_cast<uint64_t>(owner->pid);
@@ -191,7 +193,8 @@ absl::StatusOr<wire::WireBinderRef> Session::exportHandle(Conn& conn, uint32_t h
     main_proxy = *canonical;
   }
   const uint32_t main_handle = main_proxy->handle();
-  const uint64_t owner_key = ownerKeyOf(conn, handle, main_handle);
+  uint64_t self_cookie = 0;
+  const uint64_t owner_key = ownerKeyOf(conn, handle, main_handle, &self_cookie);
   ExportTable::Sent sent;
   std::shared_ptr<ExportPin> pin;
   {
@@ -208,6 +211,7 @@ absl::StatusOr<wire::WireBinderRef> Session::exportHandle(Conn& conn, uint32_t h
       pin = std::make_shared<ExportPin>();
       pin->main_proxy = main_proxy;
       pin->owner_key = owner_key;
+      pin->self_node_cookie = self_cookie;
       pins_[main_handle] = pin;
     } else {
       pin = pins_[main_handle];
