@@ -209,6 +209,20 @@ void Session::fail(v1::ErrorCode code, const std::string& why) {
   link_->close(code, why);
 }
 
+void Session::reject(v1::ErrorCode code, const std::string& why) {
+  spdlog::warn("session with {}: refused a frame: {} ({})", peer().node.gateway_id(), why,
+               v1::ErrorCode_Name(code));
+  Frame frame;
+  v1::Error* error = frame.mutable_error();
+  error->set_code(code);
+  error->set_message(why);
+  error->set_fatal(false);
+  std::lock_guard lock(mu_);
+  if (!closed_) {
+    sendLocked(std::move(frame));
+  }
+}
+
 void Session::sendLocked(Frame&& frame) {
   // The control lane never blocks and keeps its order with the call lane.
   (void)link_->send(std::move(frame), Lane::kControl);
@@ -322,6 +336,7 @@ void Session::onTransaction(Transaction&& tx) {
     return;
   }
   std::optional<std::pair<v1::ErrorCode, std::string>> error;
+  std::optional<std::pair<v1::ErrorCode, std::string>> rejected;
   {
     std::lock_guard lock(mu_);
     if (closed_) {
@@ -329,7 +344,15 @@ void Session::onTransaction(Transaction&& tx) {
     }
     const uint64_t target = tx.target_export_id();
     if (target != 0 && exports_.find(target) == nullptr) {
-      error.emplace(v1::ERROR_CODE_UNKNOWN_EXPORT, absl::StrCat("call on unknown export ", target));
+      // Not an id we gave this peer: refused, nothing else happens (the caller gets a failed
+      // reply, the peer an Error naming the frame's problem).
+      if (!oneway && incoming_.count(tx.call_id()) == 0) {
+        Frame frame;
+        *frame.mutable_reply() = failedReply(tx.call_id(), EINVAL);
+        sendLocked(std::move(frame));
+      }
+      rejected.emplace(v1::ERROR_CODE_UNKNOWN_EXPORT,
+                       absl::StrCat("call on unknown export ", target));
     } else if (oneway) {
       if (target == 0) {
         return;  // the root has no one-way methods
@@ -396,6 +419,8 @@ void Session::onTransaction(Transaction&& tx) {
   }
   if (error) {
     fail(error->first, error->second);
+  } else if (rejected) {
+    reject(rejected->first, rejected->second);
   }
 }
 
@@ -432,46 +457,48 @@ void Session::onReply(Reply&& reply) {
 }
 
 void Session::onRefCount(const v1::RefCount& refs) {
+  std::vector<ExportTable::Op> ops;
+  for (const v1::RefCountOp& op : refs.ops()) {
+    ExportTable::Op out{op.export_id(), RefKind::kIncStrong, op.count()};
+    switch (op.kind()) {
+      case v1::REF_COUNT_KIND_INC_STRONG:
+        out.kind = RefKind::kIncStrong;
+        break;
+      case v1::REF_COUNT_KIND_DEC_STRONG:
+        out.kind = RefKind::kDecStrong;
+        break;
+      case v1::REF_COUNT_KIND_INC_WEAK:
+        out.kind = RefKind::kIncWeak;
+        break;
+      case v1::REF_COUNT_KIND_DEC_WEAK:
+        out.kind = RefKind::kDecWeak;
+        break;
+      default:
+        fail(v1::ERROR_CODE_PROTOCOL, "unknown RefCountKind");
+        return;
+    }
+    if (op.count() == 0) {
+      fail(v1::ERROR_CODE_PROTOCOL, "RefCountOp with count 0");
+      return;
+    }
+    ops.push_back(out);
+  }
   std::vector<std::shared_ptr<ExportPin>> drop;
   absl::Status status;
   {
     std::lock_guard lock(mu_);
-    for (const v1::RefCountOp& op : refs.ops()) {
-      RefKind kind = RefKind::kIncStrong;
-      switch (op.kind()) {
-        case v1::REF_COUNT_KIND_INC_STRONG:
-          kind = RefKind::kIncStrong;
-          break;
-        case v1::REF_COUNT_KIND_DEC_STRONG:
-          kind = RefKind::kDecStrong;
-          break;
-        case v1::REF_COUNT_KIND_INC_WEAK:
-          kind = RefKind::kIncWeak;
-          break;
-        case v1::REF_COUNT_KIND_DEC_WEAK:
-          kind = RefKind::kDecWeak;
-          break;
-        default:
-          status = absl::InvalidArgumentError("unknown RefCountKind");
-          break;
-      }
-      if (!status.ok())
-        break;
-      std::vector<uint64_t> erased;
-      status = exports_.apply(op.export_id(), kind, op.count(), &erased);
-      for (uint64_t key : erased)
-        unpinLocked(key, &drop);
-      if (!status.ok())
-        break;
-    }
+    std::vector<uint64_t> erased;
+    status = exports_.applyBatch(ops, &erased);
+    for (uint64_t key : erased)
+      unpinLocked(key, &drop);
   }
   drop.clear();
   if (absl::IsNotFound(status)) {
-    fail(v1::ERROR_CODE_UNKNOWN_EXPORT, std::string(status.message()));
+    reject(v1::ERROR_CODE_UNKNOWN_EXPORT, std::string(status.message()));
   } else if (absl::IsOutOfRange(status)) {
-    fail(v1::ERROR_CODE_REFCOUNT_UNDERFLOW, std::string(status.message()));
+    reject(v1::ERROR_CODE_REFCOUNT_UNDERFLOW, std::string(status.message()));
   } else if (!status.ok()) {
-    fail(v1::ERROR_CODE_PROTOCOL, std::string(status.message()));
+    reject(v1::ERROR_CODE_PROTOCOL, std::string(status.message()));
   }
 }
 
@@ -488,9 +515,9 @@ void Session::onExportRelease(const v1::ExportRelease& release) {
   }
   drop.clear();
   if (absl::IsNotFound(status)) {
-    fail(v1::ERROR_CODE_UNKNOWN_EXPORT, std::string(status.message()));
+    reject(v1::ERROR_CODE_UNKNOWN_EXPORT, std::string(status.message()));
   } else if (!status.ok()) {
-    fail(v1::ERROR_CODE_REFCOUNT_UNDERFLOW, std::string(status.message()));
+    reject(v1::ERROR_CODE_REFCOUNT_UNDERFLOW, std::string(status.message()));
   }
 }
 

@@ -146,7 +146,11 @@ class Session final : public FrameSink, public std::enable_shared_from_this<Sess
   void onRefCount(const netbinder::v1::RefCount& refs);
   void onExportRelease(const netbinder::v1::ExportRelease& release);
   void onDeathNotice(const netbinder::v1::DeathNotice& notice);
+  // Fatal: the session ends.
   void fail(netbinder::v1::ErrorCode code, const std::string& why);
+  // Not fatal: the frame is ignored and the peer gets a non-fatal Error (a peer naming an id it
+  // was never given, or giving back more than it holds, harms nothing here).
+  void reject(netbinder::v1::ErrorCode code, const std::string& why);
 
   // Serving the peer's calls.
   void serveIncoming(netbinder::v1::Transaction tx);

@@ -71,41 +71,74 @@ void ExportTable::eraseIfUnused(uint64_t id, std::vector<uint64_t>* erased) {
   }
 }
 
+absl::Status ExportTable::applyTo(uint64_t id, RefKind kind, uint64_t count, uint64_t& strong,
+                                  uint64_t& weak) {
+  switch (kind) {
+    case RefKind::kIncStrong:
+      if (strong == 0) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("INC_STRONG on export ", id, " without a strong count"));
+      }
+      strong += count;
+      return absl::OkStatus();
+    case RefKind::kIncWeak:
+      if (strong == 0 && weak == 0) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("INC_WEAK on export ", id, " without a count"));
+      }
+      weak += count;
+      return absl::OkStatus();
+    case RefKind::kDecStrong:
+    case RefKind::kDecWeak: {
+      uint64_t& held = kind == RefKind::kDecStrong ? strong : weak;
+      if (held < count) {
+        return absl::OutOfRangeError(absl::StrCat("decrement of ", count, " on export ", id,
+                                                  " which the peer holds ", held, " times"));
+      }
+      held -= count;
+      return absl::OkStatus();
+    }
+  }
+  return absl::InvalidArgumentError("unknown ref count kind");
+}
+
 absl::Status ExportTable::apply(uint64_t id, RefKind kind, uint64_t count,
                                 std::vector<uint64_t>* erased) {
   auto it = entries_.find(id);
   if (it == entries_.end()) {
     return absl::NotFoundError(absl::StrCat("no export ", id));
   }
-  Entry& entry = it->second;
-  switch (kind) {
-    case RefKind::kIncStrong:
-      if (entry.strong == 0) {
-        return absl::FailedPreconditionError(
-            absl::StrCat("INC_STRONG on export ", id, " without a strong count"));
+  if (absl::Status s = applyTo(id, kind, count, it->second.strong, it->second.weak); !s.ok()) {
+    return s;
+  }
+  eraseIfUnused(id, erased);
+  return absl::OkStatus();
+}
+
+absl::Status ExportTable::applyBatch(const std::vector<Op>& ops, std::vector<uint64_t>* erased) {
+  // Dry run on copies of the counts; an entry whose counts reach zero is gone for later ops.
+  std::map<uint64_t, std::pair<uint64_t, uint64_t>> counts;
+  for (const Op& op : ops) {
+    auto it = counts.find(op.id);
+    if (it == counts.end()) {
+      const Entry* entry = find(op.id);
+      if (entry == nullptr) {
+        return absl::NotFoundError(absl::StrCat("no export ", op.id));
       }
-      entry.strong += count;
-      return absl::OkStatus();
-    case RefKind::kIncWeak:
-      if (entry.strong == 0 && entry.weak == 0) {
-        return absl::FailedPreconditionError(
-            absl::StrCat("INC_WEAK on export ", id, " without a count"));
-      }
-      entry.weak += count;
-      return absl::OkStatus();
-    case RefKind::kDecStrong:
-    case RefKind::kDecWeak: {
-      uint64_t& held = kind == RefKind::kDecStrong ? entry.strong : entry.weak;
-      if (held < count) {
-        return absl::OutOfRangeError(absl::StrCat("decrement of ", count, " on export ", id,
-                                                  " which the peer holds ", held, " times"));
-      }
-      held -= count;
-      eraseIfUnused(id, erased);
-      return absl::OkStatus();
+      it = counts.emplace(op.id, std::make_pair(entry->strong, entry->weak)).first;
+    } else if (it->second.first == 0 && it->second.second == 0) {
+      return absl::NotFoundError(
+          absl::StrCat("no export ", op.id, " (released earlier in the batch)"));
+    }
+    if (absl::Status s = applyTo(op.id, op.kind, op.count, it->second.first, it->second.second);
+        !s.ok()) {
+      return s;
     }
   }
-  return absl::InvalidArgumentError("unknown ref count kind");
+  for (const Op& op : ops) {
+    (void)apply(op.id, op.kind, op.count, erased);
+  }
+  return absl::OkStatus();
 }
 
 absl::Status ExportTable::release(uint64_t id, uint64_t strong, uint64_t weak,

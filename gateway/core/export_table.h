@@ -42,6 +42,13 @@ class ExportTable {
   // make (INC_STRONG without a strong count, INC_WEAK without any). `erased` gets the key of an
   // entry this erased.
   absl::Status apply(uint64_t id, RefKind kind, uint64_t count, std::vector<uint64_t>* erased);
+  struct Op {
+    uint64_t id = 0;
+    RefKind kind = RefKind::kIncStrong;
+    uint64_t count = 0;
+  };
+  // A RefCount batch, all or nothing: if any op would fail (same errors as apply), none is applied.
+  absl::Status applyBatch(const std::vector<Op>& ops, std::vector<uint64_t>* erased);
   absl::Status release(uint64_t id, uint64_t strong, uint64_t weak, std::vector<uint64_t>* erased);
 
   enum class Target : uint8_t { kOk, kUnknown, kDead, kNotStrong };
@@ -72,6 +79,9 @@ class ExportTable {
 
  private:
   uint64_t allocateId();
+  // The rules of one op on the counts of an entry (no erasure): the single place they live.
+  static absl::Status applyTo(uint64_t id, RefKind kind, uint64_t count, uint64_t& strong,
+                              uint64_t& weak);
   void eraseIfUnused(uint64_t id, std::vector<uint64_t>* erased);
 
   const size_t max_entries_;
