@@ -306,3 +306,31 @@ nb_assert_no_calls() {
     nb_fail "gateway of $h has calls in flight while idle:"$'\n'"$dump"
   fi
 }
+
+# ---- added for hostile_test.sh ----------------------------------------------------------------
+#   nb_free_port                  a TCP port on 127.0.0.1 with no socket on it now (random high
+#                                 ports; the caller checks its server really listens there)
+#   nb_listening PORT             true once something listens on PORT
+#   nb_wait_listening NAME PORT   until NAME listens on PORT (15 s; fails if NAME exits)
+nb_free_port() {
+  local p
+  for _ in $(seq 200); do
+    p=$((20000 + RANDOM % 40000))
+    if [ -z "$(ss -Htan "( sport = :$p )" 2>/dev/null)" ]; then
+      echo "$p"
+      return 0
+    fi
+  done
+  nb_fail "no free port found"
+}
+
+nb_listening() { [ -n "$(ss -Hltn "( sport = :$1 )" 2>/dev/null)" ]; }
+
+nb_wait_listening() {
+  local name=$1 port=$2 deadline=$(($(nb_now_ms) + 15000))
+  until nb_listening "$port"; do
+    nb_alive "$name" || nb_fail "$name exited (port $port taken?)"
+    [ "$(nb_now_ms)" -lt "$deadline" ] || nb_fail "$name not listening on $port in 15s"
+    sleep 0.05
+  done
+}
