@@ -1,5 +1,7 @@
 #include "gateway/core/export_table.h"
 
+#include <limits>
+
 #include "absl/strings/str_cat.h"
 
 namespace nb::gateway {
@@ -71,6 +73,18 @@ void ExportTable::eraseIfUnused(uint64_t id, std::vector<uint64_t>* erased) {
   }
 }
 
+namespace {
+
+constexpr uint64_t kMaxCount = std::numeric_limits<uint64_t>::max();
+
+// A peer-supplied increment must not wrap a count (to zero, erasing an entry the peer holds).
+absl::Status overflow(uint64_t id, uint64_t count, uint64_t held) {
+  return absl::OutOfRangeError(absl::StrCat("increment of ", count, " on export ", id,
+                                            " which the peer holds ", held, " times overflows"));
+}
+
+}  // namespace
+
 absl::Status ExportTable::applyTo(uint64_t id, RefKind kind, uint64_t count, uint64_t& strong,
                                   uint64_t& weak) {
   switch (kind) {
@@ -79,12 +93,18 @@ absl::Status ExportTable::applyTo(uint64_t id, RefKind kind, uint64_t count, uin
         return absl::FailedPreconditionError(
             absl::StrCat("INC_STRONG on export ", id, " without a strong count"));
       }
+      if (count > kMaxCount - strong) {
+        return overflow(id, count, strong);
+      }
       strong += count;
       return absl::OkStatus();
     case RefKind::kIncWeak:
       if (strong == 0 && weak == 0) {
         return absl::FailedPreconditionError(
             absl::StrCat("INC_WEAK on export ", id, " without a count"));
+      }
+      if (count > kMaxCount - weak) {
+        return overflow(id, count, weak);
       }
       weak += count;
       return absl::OkStatus();

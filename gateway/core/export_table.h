@@ -38,9 +38,9 @@ class ExportTable {
   std::optional<uint64_t> unsend(uint64_t id, bool weak);
 
   // The importer's RefCount op / ExportRelease. NotFound: unknown id (UNKNOWN_EXPORT).
-  // OutOfRange: below zero (REFCOUNT_UNDERFLOW). FailedPrecondition: an INC the importer may not
-  // make (INC_STRONG without a strong count, INC_WEAK without any). `erased` gets the key of an
-  // entry this erased.
+  // OutOfRange: below zero (REFCOUNT_UNDERFLOW), or an INC that would overflow the count.
+  // FailedPrecondition: an INC the importer may not make (INC_STRONG without a strong count,
+  // INC_WEAK without any). `erased` gets the key of an entry this erased.
   absl::Status apply(uint64_t id, RefKind kind, uint64_t count, std::vector<uint64_t>* erased);
   struct Op {
     uint64_t id = 0;
