@@ -49,7 +49,7 @@ class Hub final : public runtime::LocalBinder {
         return s;
       }
       const std::string text = dump_ ? dump_() : std::string();
-      return reply->writeString16(std::u16string(text.begin(), text.end()));
+      return reply->writeString16(std::string_view(text));
     }
     if (code != kHubPut && code != kHubGet) {
       return LocalBinder::onTransact(code, data, reply, 0);

@@ -735,8 +735,11 @@ Reply Session::executeIncoming(const Transaction& tx) {
     uint64_t key = 0;
     switch (exports_.target(tx.target_export_id(), &key)) {
       case ExportTable::Target::kOk:
-        pin = pins_[key];
-        break;
+        if (auto it = pins_.find(key); it != pins_.end()) {
+          pin = it->second;
+          break;
+        }
+        return failedReply(call_id, EINVAL);  // unreachable: entries and pins change together
       case ExportTable::Target::kDead:
       case ExportTable::Target::kUnknown:
         return deadReply(call_id);

@@ -214,11 +214,21 @@ absl::StatusOr<wire::WireBinderRef> Session::exportHandle(Conn& conn, uint32_t h
       pin->self_node_cookie = self_cookie;
       pins_[main_handle] = pin;
     } else {
-      pin = pins_[main_handle];
+      auto it = pins_.find(main_handle);
+      if (it == pins_.end()) {
+        (void)exports_.unsend(sent.id, weak);
+        return absl::InternalError("export without a pin");
+      }
+      pin = it->second;
     }
     if (!conn.isMain()) {
       conn.cache(main_handle, conn.state()->proxyForHandle(handle));
     }
+  }
+  if (sent.dead) {
+    // Reused dead entry: the importer may have released it meanwhile and will create a fresh
+    // import from this reference, so it hears of the death again (a duplicate is ignored).
+    deaths->push_back(sent.id);
   }
   if (sent.created) {
     auto watch = std::make_shared<ExportDeathWatch>(weak_from_this(), main_handle);
@@ -281,8 +291,11 @@ absl::StatusOr<std::shared_ptr<ImportNode>> Session::importFor(const v1::BinderR
   if (!conn.ok()) {
     return conn.status();
   }
+  // The proxy accepts fds whatever the peer says (a handle does not tell us the original node's
+  // flags): fds then reach the gateway, which refuses or carries them with a clear error, and the
+  // far driver applies the real node's rule. Priority bits are the peer's, sanitised.
   const uint32_t flags =
-      ref.flags() & (FLAT_BINDER_FLAG_ACCEPTS_FDS | FLAT_BINDER_FLAG_PRIORITY_MASK);
+      FLAT_BINDER_FLAG_ACCEPTS_FDS | (ref.flags() & FLAT_BINDER_FLAG_PRIORITY_MASK);
   auto node = std::make_shared<ImportNode>(weak_from_this(), *conn, id, generation, flags);
   std::lock_guard lock(mu_);
   std::weak_ptr<ImportNode>& slot = import_nodes_[id];

@@ -2,7 +2,12 @@
 // one line per check; exits 0 when all pass, 1 on any mismatch or failed call, 20 when the service
 // cannot be found.
 //
-//   echo_client [--name NAME] [--timeout-ms N] [--oneway-count N] [common flags]
+//   echo_client [--name NAME] [--timeout-ms N] [--oneway-count N] [--lookup-name NAME]
+//               [--skip-fd] [common flags]
+//
+// Through a gateway the service may be registered under another name here than on its own host
+// (bindergw --import-prefix): --lookup-name is the name its own servicemanager knows (default:
+// --name). --skip-fd leaves out readFd (fds do not cross gateways yet).
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -25,7 +30,8 @@ namespace rt = nb::runtime;
 namespace echo = nb::examples::echo;
 
 int usage(std::ostream& os, int code) {
-  os << "usage: echo_client [--name NAME] [--timeout-ms N] [--oneway-count N] [common flags]\n"
+  os << "usage: echo_client [--name NAME] [--timeout-ms N] [--oneway-count N]\n"
+        "                   [--lookup-name NAME] [--skip-fd] [common flags]\n"
      << rt::commonFlagsUsage();
   return code;
 }
@@ -59,10 +65,16 @@ int main(int argc, char** argv) {
   std::string name = echo::kEchoServiceName;
   long timeout_ms = 10000;
   long oneway_count = 100;
+  std::string lookup_name;
+  bool skip_fd = false;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     if (a == "-h" || a == "--help") {
       return usage(std::cout, 0);
+    }
+    if (a == "--skip-fd") {
+      skip_fd = true;
+      continue;
     }
     if (i + 1 >= args.size()) {
       std::cerr << "echo_client: unknown argument or missing value: " << a << "\n";
@@ -70,6 +82,8 @@ int main(int argc, char** argv) {
     }
     if (a == "--name") {
       name = args[++i];
+    } else if (a == "--lookup-name") {
+      lookup_name = args[++i];
     } else if (a == "--timeout-ms" && parseLong(args[i + 1], &timeout_ms)) {
       ++i;
     } else if (a == "--oneway-count" && parseLong(args[i + 1], &oneway_count)) {
@@ -159,7 +173,7 @@ int main(int argc, char** argv) {
   }
 
   // 5. readFd(FileDescriptor)
-  {
+  if (!skip_fd) {
     const std::string content = "netbinder echo fd test\n";
     int fd = ::memfd_create("echo_client", MFD_CLOEXEC);
     bool written = fd >= 0 && ::write(fd, content.data(), content.size()) ==
@@ -188,7 +202,8 @@ int main(int argc, char** argv) {
   // 7. lookup(String): the service's own service manager answers; the binder comes back to us
   //    (here: the service itself, looked up by its name) and is called. An absent name is null.
   {
-    absl::StatusOr<std::shared_ptr<rt::IBinder>> found = proxy.lookup(name);
+    absl::StatusOr<std::shared_ptr<rt::IBinder>> found =
+        proxy.lookup(lookup_name.empty() ? name : lookup_name);
     absl::StatusOr<std::string> via = absl::InternalError("no binder");
     if (found.ok() && *found != nullptr) {
       via = echo::EchoProxy(*found, format).echo("via lookup");

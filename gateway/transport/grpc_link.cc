@@ -272,6 +272,13 @@ void GrpcLink::sendError(ErrorCode code, const std::string& message, uint64_t re
 
 void GrpcLink::close(ErrorCode code, const std::string& message) {
   beginClose(detail::makeCloseStatus(code, message, false), errorFrame(code, message, 0, true));
+  if (code == ErrorCode::ERROR_CODE_KEEPALIVE_TIMEOUT) {
+    // The peer has been silent past its timeout: waiting for it to end its side only delays the
+    // teardown that turns its imports into dead objects here.
+    std::lock_guard lock(mu_);
+    close_deadline_ = std::min(close_deadline_, Clock::now() + kSilentPeerGrace);
+  }
+  monitor_cv_.notify_all();
 }
 
 void GrpcLink::beginClose(absl::Status why, std::optional<Frame> fatal) {

@@ -50,6 +50,8 @@ class GrpcLink final : public Link, public std::enable_shared_from_this<GrpcLink
  public:
   // How long teardown may wait for the peer to end its direction before the stream is cancelled.
   static constexpr std::chrono::milliseconds kCloseGrace{2000};
+  // The grace after a keepalive timeout (the peer is presumed gone).
+  static constexpr std::chrono::milliseconds kSilentPeerGrace{100};
 
   GrpcLink(std::unique_ptr<FrameStream> stream, LocalEndpoint self, bool dialed,
            SessionFactory factory);
