@@ -163,6 +163,12 @@ class RawSession {
     paused_ = true;
   }
 
+  void resumeReading() {
+    std::lock_guard lock(mu_);
+    paused_ = false;
+    cv_.notify_all();
+  }
+
   // The next frame from the gateway (the gateway's Pings and our keepalive Pongs are left out),
   // or nullopt when the stream ended or nothing came within the wait.
   std::optional<Frame> next() { return nextUntil(Clock::now() + options_.wait); }
@@ -780,7 +786,31 @@ absl::Status flood(RawSession& s, const Options& options) {
     }
     ++written;
   }
-  std::printf("   %d of %d written; cancelling\n", written, kFrames);
+  std::printf("   %d of %d written\n", written, kFrames);
+  // A Ping after the flood: its Pong proves the gateway read every frame before it. Then the
+  // cancel comes while the gateway still has the calls' work and replies in flight.
+  s.resumeReading();
+  if (written == kFrames && s.write(ping(7))) {
+    int frames = 0;
+    for (;;) {
+      std::optional<Frame> frame = s.next();
+      if (!frame.has_value()) {
+        std::printf("   no Pong after the flood (%s)\n",
+                    s.ended() ? "the stream ended" : "nothing in time");
+        break;
+      }
+      if (frame->has_pong() && frame->pong().nonce() == 7) {
+        std::printf("   Pong after the flood (%d frames before it): every frame was read\n",
+                    frames);
+        break;
+      }
+      if (frame->has_error() && frame->error().fatal()) {
+        std::printf("<- %s\n", describe(*frame).c_str());  // allowed (e.g. a limit)
+      }
+      ++frames;
+    }
+  }
+  std::printf("   cancelling\n");
   s.cancel();
   return expectGatewayAlive(options);
 }
