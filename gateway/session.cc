@@ -839,6 +839,16 @@ Reply Session::executeIncoming(const Transaction& tx) {
 Reply Session::executeRoot(const Transaction& tx) {
   Reply reply;
   reply.set_call_id(tx.call_id());
+  // Every received parcel is validated (docs/protocol.md §9), the root's too; its methods take
+  // no objects.
+  if (absl::Status valid = wire::validateWireParcel(tx.parcel(), ctx_.own_parcel_limits);
+      !valid.ok()) {
+    fail(v1::ERROR_CODE_INVALID_PARCEL, std::string(valid.message()));
+    return failedReply(tx.call_id(), EINVAL);
+  }
+  if (tx.parcel().objects_size() != 0) {
+    return failedReply(tx.call_id(), EINVAL);
+  }
   const std::string& bytes = tx.parcel().data();
   codec::ParcelReader reader(
       std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()));

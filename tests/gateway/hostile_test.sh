@@ -34,9 +34,8 @@ oversize-root flood}"
 # Known gateway deviations from docs/protocol.md: a scenario listed here that fails is reported as
 # KNOWN DEVIATION without failing the test (nobody else may be harmed by it all the same); one that
 # passes is reported so that it can be taken off the list. NB_HOSTILE_KNOWN="" makes them fail.
-#   oversize-root, bad-parcel-root: the root facade (target 0) reads the request's data without
-#   validating the WireParcel (§9): an oversize or malformed parcel is executed, not refused.
-read -r -a KNOWN <<<"${NB_HOSTILE_KNOWN-oversize-root bad-parcel-root}"
+#   (none at present)
+read -r -a KNOWN <<<"${NB_HOSTILE_KNOWN-}"
 is_known() {
   local k
   for k in "${KNOWN[@]}"; do [ "$k" = "$1" ] && return 0; done
