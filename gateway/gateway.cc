@@ -85,6 +85,8 @@ LocalEndpoint Gateway::endpoint() const {
   endpoint.node.set_instance_id(instance_id_);
   endpoint.node.set_software_version("netbinder 0.1");
   endpoint.limits = options_.limits;
+  endpoint.capabilities = {netbinder::v1::CAPABILITY_FD_FILE, netbinder::v1::CAPABILITY_FD_MEMFD,
+                           netbinder::v1::CAPABILITY_FD_STREAM};
   endpoint.send_queue_bytes = options_.send_queue_bytes;
   return endpoint;
 }
@@ -104,6 +106,7 @@ std::shared_ptr<FrameSink> Gateway::newSession(const std::shared_ptr<Link>& link
   ctx.max_oneway_backlog = orDefault(options_.limits.max_oneway_backlog(), 10000);
   ctx.max_imports = orDefault(options_.limits.max_imports(), 100000);
   ctx.call_timeout_ms = options_.call_timeout_ms;
+  ctx.own_limits = options_.limits;
   auto session = std::make_shared<Session>(std::move(ctx), link);
   auto entry = std::make_shared<SessionEntry>();
   entry->session = session;

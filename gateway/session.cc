@@ -193,7 +193,8 @@ Session::Session(SessionContext context, std::shared_ptr<Link> link)
       link_(std::move(link)),
       peer_parcel_limits_(parcelLimitsOf(link_->peer().limits)),
       exports_(link_->peer().limits.max_imports() != 0 ? link_->peer().limits.max_imports()
-                                                       : 100000) {}
+                                                       : 100000),
+      next_stream_id_(link_->peer().dialed ? 1 : 2) {}
 
 Session::~Session() = default;
 
@@ -207,6 +208,16 @@ void Session::close(v1::ErrorCode code, const std::string& why) { link_->close(c
 void Session::fail(v1::ErrorCode code, const std::string& why) {
   spdlog::warn("session with {}: {} ({})", peer().node.gateway_id(), why, v1::ErrorCode_Name(code));
   link_->close(code, why);
+}
+
+void Session::bundlePendingFdsLocked(const ParcelKey& key) {
+  // Every fd payload received since the last parcel belongs to this one (§8.1).
+  if (pending_fds_.empty()) {
+    return;
+  }
+  auto bundle = std::make_shared<FdBundle>();
+  bundle->fds.swap(pending_fds_);
+  received_fds_[key] = std::move(bundle);
 }
 
 void Session::reject(v1::ErrorCode code, const std::string& why) {
@@ -238,6 +249,7 @@ void Session::teardown() {
   std::unordered_map<uint64_t, std::shared_ptr<Conn>> conns;
   std::unordered_map<uint64_t, std::shared_ptr<ExportPin>> pins;
   std::vector<uint64_t> node_ids;
+  std::map<uint64_t, std::shared_ptr<FdStream>> streams;
   {
     std::lock_guard lock(mu_);
     if (closed_) {
@@ -263,7 +275,15 @@ void Session::teardown() {
       }
     }
     import_nodes_.clear();
+    streams.swap(streams_);
+    pending_fds_.clear();
+    received_fds_.clear();
   }
+  // 5. Fd streams end: the local processes see EOF / EPIPE.
+  for (auto& [id, stream] : streams) {
+    stream->close(false);
+  }
+  streams.clear();
   // 1. Waiting callers get BR_DEAD_REPLY.
   for (Waiter* waiter : waiters) {
     std::lock_guard lock(waiter->mu);
@@ -319,8 +339,10 @@ void Session::onFrame(Frame&& frame) {
                    v1::ErrorCode_Name(frame.error().code()));
       return;
     case Frame::kFdPayload:
+      onFdPayload(frame.fd_payload());
+      return;
     case Frame::kFdStreamChunk:
-      fail(v1::ERROR_CODE_PROTOCOL, "fd frames without a negotiated fd capability");
+      onFdStreamChunk(frame.fd_stream_chunk());
       return;
     default:
       fail(v1::ERROR_CODE_PROTOCOL, "unexpected frame kind");
@@ -342,6 +364,7 @@ void Session::onTransaction(Transaction&& tx) {
     if (closed_) {
       return;
     }
+    bundlePendingFdsLocked(parcelKeyOf(tx));
     const uint64_t target = tx.target_export_id();
     if (target != 0 && exports_.find(target) == nullptr) {
       // Not an id we gave this peer: refused, nothing else happens (the caller gets a failed
@@ -428,6 +451,7 @@ void Session::onReply(Reply&& reply) {
   bool unknown = false;
   {
     std::lock_guard lock(mu_);
+    bundlePendingFdsLocked(ParcelKey{'R', reply.call_id(), 0});
     auto it = outgoing_.find(reply.call_id());
     if (it == outgoing_.end()) {
       unknown = true;
@@ -438,13 +462,16 @@ void Session::onReply(Reply&& reply) {
         std::lock_guard wlock(waiter->mu);
         waiter->reply = std::move(reply);
         waiter->cv.notify_all();
-      } else if (reply.outcome() == v1::REPLY_OUTCOME_OK && reply.parcel().objects_size() > 0) {
+      } else if (reply.outcome() != v1::REPLY_OUTCOME_OK || reply.parcel().objects_size() == 0) {
+        received_fds_.erase(ParcelKey{'R', reply.call_id(), 0});
+      } else {
         // An abandoned call's reply: its references are accounted by importing and dropping.
         std::weak_ptr<Session> weak = weak_from_this();
         auto shared = std::make_shared<Reply>(std::move(reply));
         ctx_.workers->submit([weak, shared] {
           if (auto session = weak.lock()) {
-            SessionMapper mapper(*session, nullptr);
+            SessionMapper mapper(*session, nullptr,
+                                 session->takeReceivedFds(ParcelKey{'R', shared->call_id(), 0}));
             (void)wire::fromWireParcel(shared->parcel(), mapper, session->ctx_.own_parcel_limits);
           }
         });
@@ -683,25 +710,57 @@ void Session::closeConnForKey(uint64_t key) {
 // ---- Serving the peer's calls ------------------------------------------------------------------
 
 void Session::serveIncoming(Transaction tx) {
-  Reply reply;
+  ReplyPlan plan;
   {
     ServingScope scope(this, tx);
-    reply = executeIncoming(tx);
+    plan.reply = executeIncoming(tx, &plan);
   }
-  reply.set_call_id(tx.call_id());
-  sendReply(std::move(reply));
+  plan.reply.set_call_id(tx.call_id());
+  sendReply(std::move(plan));
 }
 
-void Session::sendReply(Reply&& reply) {
+void Session::sendReply(ReplyPlan&& plan) {
   {
     std::lock_guard lock(mu_);
-    if (closed_ || incoming_.erase(reply.call_id()) == 0) {
+    if (closed_ || incoming_.erase(plan.reply.call_id()) == 0) {
       return;
     }
   }
   Frame frame;
-  *frame.mutable_reply() = std::move(reply);
-  (void)link_->send(std::move(frame), Lane::kCall);
+  *frame.mutable_reply() = std::move(plan.reply);
+  (void)sendParcel(std::move(frame), std::move(plan.fds));
+  sendDeathNotices(plan.deaths);
+}
+
+void Session::sendDeathNotices(const std::vector<uint64_t>& ids) {
+  if (ids.empty()) {
+    return;
+  }
+  // After the frame that carried the references (docs/protocol.md §5.3).
+  std::lock_guard lock(mu_);
+  for (uint64_t id : ids) {
+    Frame frame;
+    frame.mutable_death_notice()->set_export_id(id);
+    sendLocked(std::move(frame));
+  }
+}
+
+absl::Status Session::sendParcel(Frame&& frame, OutgoingFds&& fds,
+                                 const std::function<bool(Frame&)>& stamp) {
+  // Payloads, then the frame that consumes them, with no other parcel in between (§8.1).
+  std::lock_guard order(parcel_send_mu_);
+  if (stamp && !stamp(frame)) {
+    return absl::OkStatus();
+  }
+  for (Frame& payload : fds.payloads) {
+    if (absl::Status s = link_->send(std::move(payload), Lane::kCall); !s.ok()) {
+      return s;
+    }
+  }
+  for (OutgoingFds::Stream& stream : fds.streams) {
+    startStream(std::move(stream.fd), std::move(stream.options));
+  }
+  return link_->send(std::move(frame), Lane::kCall);
 }
 
 void Session::drainOneways(uint64_t export_id) {
@@ -720,12 +779,14 @@ void Session::drainOneways(uint64_t export_id) {
       tx = std::move(it->second->queue.front());
       it->second->queue.pop_front();
     }
-    (void)executeIncoming(tx);
+    (void)executeIncoming(tx, nullptr);
   }
 }
 
-Reply Session::executeIncoming(const Transaction& tx) {
+Reply Session::executeIncoming(const Transaction& tx, ReplyPlan* plan) {
   const uint64_t call_id = tx.call_id();
+  // The fds sent ahead of this parcel: taken now, so that they are closed whatever happens.
+  std::shared_ptr<FdBundle> fds = takeReceivedFds(parcelKeyOf(tx));
   if (tx.target_export_id() == 0) {
     return executeRoot(tx);
   }
@@ -760,7 +821,7 @@ Reply Session::executeIncoming(const Transaction& tx) {
                  tx.target_export_id(), target.status().ToString());
     return failedReply(call_id, EIO);
   }
-  SessionMapper in(*this, conn->get());
+  SessionMapper in(*this, conn->get(), fds);
   absl::StatusOr<wire::LocalBuffer> local =
       wire::fromWireParcel(tx.parcel(), in, ctx_.own_parcel_limits);
   if (!local.ok()) {
@@ -807,18 +868,9 @@ Reply Session::executeIncoming(const Transaction& tx) {
       }
       reply.set_outcome(v1::REPLY_OUTCOME_OK);
       reply.set_flags(result->flags);
-      if (!out.pendingDeaths().empty()) {
-        // The reply must precede the DeathNotices of the references it carries.
-        sendReply(std::move(reply));
-        std::lock_guard lock(mu_);
-        for (uint64_t id : out.pendingDeaths()) {
-          Frame frame;
-          frame.mutable_death_notice()->set_export_id(id);
-          sendLocked(std::move(frame));
-        }
-        Reply sent;
-        sent.set_call_id(0);  // already sent: the caller's sendReply finds no incoming call
-        return sent;
+      if (plan != nullptr) {
+        plan->fds = out.takeOutgoingFds();
+        plan->deaths = out.pendingDeaths();
       }
       return reply;
     }
@@ -909,7 +961,7 @@ Reply Session::executeRoot(const Transaction& tx) {
 // ---- Calling the peer
 // ----------------------------------------------------------------------------
 
-Session::CallResult Session::callPeer(Transaction&& tx) {
+Session::CallResult Session::callPeer(Transaction&& tx, OutgoingFds&& fds) {
   CallResult result;
   Waiter waiter;
   uint64_t call_id = 0;
@@ -947,7 +999,7 @@ Session::CallResult Session::callPeer(Transaction&& tx) {
   }
   Frame frame;
   *frame.mutable_transaction() = std::move(tx);
-  absl::Status sent = link_->send(std::move(frame), Lane::kCall);
+  absl::Status sent = sendParcel(std::move(frame), std::move(fds));
   bool abandoned = false;
   if (sent.ok()) {
     std::unique_lock wlock(waiter.mu);
@@ -977,6 +1029,7 @@ Session::CallResult Session::callPeer(Transaction&& tx) {
     }
     if (waiter.reply.has_value()) {
       result.reply = std::move(*waiter.reply);
+      result.fds = takeReceivedFds(ParcelKey{'R', call_id, 0});
     } else {
       result.dead = true;
     }
@@ -1068,18 +1121,19 @@ void Session::forwardCall(ImportNode& node, const runtime::RawTransaction& call,
     }
   };
   if (responder == nullptr) {
-    std::lock_guard order(oneway_send_mu_);
-    uint64_t seq = 0;
-    {
-      std::lock_guard lock(mu_);
-      seq = imports_.nextOnewaySeq(node.importId());
-    }
-    if (seq == 0)
-      return;  // released meanwhile: the object is gone
-    tx.set_oneway_seq(seq);
+    const uint64_t import_id = node.importId();
     Frame frame;
     *frame.mutable_transaction() = std::move(tx);
-    (void)link_->send(std::move(frame), Lane::kCall);
+    // The oneway_seq is stamped under the send order lock: numbers go out in order.
+    (void)sendParcel(std::move(frame), mapper.takeOutgoingFds(), [this, import_id](Frame& f) {
+      uint64_t seq = 0;
+      {
+        std::lock_guard lock(mu_);
+        seq = imports_.nextOnewaySeq(import_id);
+      }
+      f.mutable_transaction()->set_oneway_seq(seq);
+      return seq != 0;  // 0: released meanwhile, the object is gone
+    });
     sendDeaths();
     return;
   }
@@ -1090,7 +1144,7 @@ void Session::forwardCall(ImportNode& node, const runtime::RawTransaction& call,
     if (hop) {
       hop_scope.emplace(hop->chain_origin, hop->chain_thread);
     }
-    result = callPeer(std::move(tx));
+    result = callPeer(std::move(tx), mapper.takeOutgoingFds());
   }
   sendDeaths();
   deliverReply(*conn, std::move(result), *responder);
@@ -1104,7 +1158,7 @@ void Session::deliverReply(Conn& conn, CallResult&& result, runtime::RawResponde
   const Reply& reply = result.reply;
   switch (reply.outcome()) {
     case v1::REPLY_OUTCOME_OK: {
-      SessionMapper mapper(*this, &conn);
+      SessionMapper mapper(*this, &conn, std::move(result.fds));
       absl::StatusOr<wire::LocalBuffer> local =
           wire::fromWireParcel(reply.parcel(), mapper, ctx_.own_parcel_limits);
       if (!local.ok()) {
@@ -1158,7 +1212,7 @@ absl::StatusOr<std::vector<std::string>> Session::listPeerServices() {
   Transaction tx;
   tx.set_code(kRootList);
   tx.mutable_parcel();
-  CallResult result = callPeer(std::move(tx));
+  CallResult result = callPeer(std::move(tx), OutgoingFds{});
   if (result.dead) {
     return absl::UnavailableError("session closed");
   }
@@ -1192,7 +1246,7 @@ absl::StatusOr<std::shared_ptr<ImportNode>> Session::getPeerService(const std::s
   }
   tx.mutable_parcel()->set_data(
       std::string(reinterpret_cast<const char*>(request.data().data()), request.data().size()));
-  CallResult result = callPeer(std::move(tx));
+  CallResult result = callPeer(std::move(tx), OutgoingFds{});
   if (result.dead) {
     return absl::UnavailableError("session closed");
   }

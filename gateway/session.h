@@ -19,12 +19,14 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
 #include <string>
+#include <tuple>
 #include <unordered_map>
 #include <vector>
 
@@ -33,7 +35,10 @@
 #include "codec/wire/transaction_wire.h"
 #include "gateway/core/export_table.h"
 #include "gateway/core/import_table.h"
+#include "gateway/fd/fd_objects.h"
+#include "gateway/fd/fd_stream.h"
 #include "gateway/local_conns.h"
+#include "gateway/session_mapper.h"
 #include "gateway/transport/link.h"
 #include "gateway/worker_pool.h"
 #include "proto/netbinder/v1/frame.pb.h"
@@ -77,7 +82,8 @@ struct SessionContext {
   uint64_t max_outstanding_calls = 1024;
   uint64_t max_oneway_backlog = 10000;
   uint64_t max_imports = 100000;
-  int64_t call_timeout_ms = 0;  // 0 = none
+  int64_t call_timeout_ms = 0;       // 0 = none
+  netbinder::v1::Limits own_limits;  // what we advertised (0 fields = protocol defaults)
 };
 
 // The parcel limits a Limits message states (0 fields = protocol defaults).
@@ -153,18 +159,50 @@ class Session final : public FrameSink, public std::enable_shared_from_this<Sess
   void reject(netbinder::v1::ErrorCode code, const std::string& why);
 
   // Serving the peer's calls.
+  struct ReplyPlan {
+    netbinder::v1::Reply reply;
+    OutgoingFds fds;               // fd payloads that must precede the Reply
+    std::vector<uint64_t> deaths;  // DeathNotices that must follow it
+  };
   void serveIncoming(netbinder::v1::Transaction tx);
-  netbinder::v1::Reply executeIncoming(const netbinder::v1::Transaction& tx);
+  // `plan` (null for oneways) receives the reply's fds and deaths.
+  netbinder::v1::Reply executeIncoming(const netbinder::v1::Transaction& tx, ReplyPlan* plan);
   netbinder::v1::Reply executeRoot(const netbinder::v1::Transaction& tx);
   void drainOneways(uint64_t export_id);
-  void sendReply(netbinder::v1::Reply&& reply);
+  void sendReply(ReplyPlan&& plan);
+  void sendDeathNotices(const std::vector<uint64_t>& ids);
+  // Sends a Transaction/Reply frame after its fd payloads, starting its streams, with no other
+  // parcel frame in between. `stamp` (under the same order) may edit the frame or cancel it.
+  absl::Status sendParcel(netbinder::v1::Frame&& frame, OutgoingFds&& fds,
+                          const std::function<bool(netbinder::v1::Frame&)>& stamp = nullptr);
+
+  // File descriptors (docs/protocol.md §8).
+  struct ParcelKey {
+    char kind = 0;  // 'T' sync transaction (a = call id), 'O' oneway (a = export, b = seq),
+                    // 'R' reply (a = call id)
+    uint64_t a = 0;
+    uint64_t b = 0;
+    bool operator<(const ParcelKey& o) const {
+      return std::tie(kind, a, b) < std::tie(o.kind, o.a, o.b);
+    }
+  };
+  static ParcelKey parcelKeyOf(const netbinder::v1::Transaction& tx);
+  std::shared_ptr<FdBundle> takeReceivedFds(const ParcelKey& key);
+  void bundlePendingFdsLocked(const ParcelKey& key);
+  void onFdPayload(const netbinder::v1::FdPayload& payload);
+  void onFdStreamChunk(const netbinder::v1::FdStreamChunk& chunk);
+  void startStream(UniqueFd fd, FdStreamOptions options);
+  void streamFinished(uint64_t stream_id);
+  bool hasCapability(netbinder::v1::Capability capability) const;
+  uint64_t ownLimit(uint64_t value, uint64_t fallback) const;
 
   // Calling the peer.
   struct CallResult {
     bool dead = false;  // session gone or deadline passed
     netbinder::v1::Reply reply;
+    std::shared_ptr<FdBundle> fds;  // the fds sent ahead of the Reply
   };
-  CallResult callPeer(netbinder::v1::Transaction&& tx);
+  CallResult callPeer(netbinder::v1::Transaction&& tx, OutgoingFds&& fds);
   void deliverReply(Conn& conn, CallResult&& result, runtime::RawResponder& responder);
 
   // Connections.
@@ -191,6 +229,8 @@ class Session final : public FrameSink, public std::enable_shared_from_this<Sess
   // home), if it is one.
   std::optional<uint64_t> homeImportOf(Conn& conn, uint32_t handle);
   std::optional<uint64_t> importIdOfNode(uint64_t cookie);
+  // A local fd of a parcel being sent: its FdPayload (and stream) prepared into `out`; the fd id.
+  absl::StatusOr<uint64_t> prepareFd(int fd, OutgoingFds* out);
   void unsendExport(uint64_t export_id, bool weak);
   absl::StatusOr<std::shared_ptr<ImportNode>> importFor(const netbinder::v1::BinderRef& ref);
   absl::StatusOr<std::shared_ptr<runtime::Proxy>> exportedProxy(uint64_t export_id);
@@ -221,7 +261,16 @@ class Session final : public FrameSink, public std::enable_shared_from_this<Sess
   std::unordered_map<uint64_t, std::unique_ptr<OnewayQueue>> oneways_;    // export id → queue
   uint64_t next_call_id_ = 1;                                             // guarded by mu_
   uint64_t next_unique_key_ = 1;                                          // guarded by mu_
-  std::mutex oneway_send_mu_;  // stamps oneway_seq and sends atomically
+  std::mutex parcel_send_mu_;  // payloads + their parcel frame, oneway stamping: one at a time
+
+  // fds (guarded by mu_).
+  std::map<uint64_t, absl::StatusOr<UniqueFd>> pending_fds_;     // received, awaiting their parcel
+  std::map<ParcelKey, std::shared_ptr<FdBundle>> received_fds_;  // per received parcel
+  uint64_t last_received_fd_id_ = 0;
+  uint64_t next_fd_id_ = 1;
+  uint64_t next_stream_id_ = 0;  // set from the session's direction (odd when we dialed)
+  std::set<uint64_t> seen_stream_ids_;
+  std::map<uint64_t, std::shared_ptr<FdStream>> streams_;
 };
 
 }  // namespace nb::gateway

@@ -31,10 +31,9 @@ absl::StatusOr<wire::WireBinderRef> SessionMapper::toWireBinder(const codec::Wal
   return session_.exportHandle(*conn_, object.handle, weak, &pending_deaths_);
 }
 
-absl::StatusOr<uint64_t> SessionMapper::toWireFd(int32_t /*fd*/,
-                                                 const codec::WalkedObject& /*object*/,
+absl::StatusOr<uint64_t> SessionMapper::toWireFd(int32_t fd, const codec::WalkedObject& /*object*/,
                                                  size_t /*fd_index*/) {
-  return absl::UnimplementedError("file descriptors do not cross gateways yet");
+  return session_.prepareFd(fd, &outgoing_fds_);
 }
 
 void SessionMapper::undoToWireBinder(const codec::WalkedObject& object,
@@ -47,7 +46,21 @@ void SessionMapper::undoToWireBinder(const codec::WalkedObject& object,
   session_.unsendExport(ref.export_id, weak);
 }
 
-void SessionMapper::undoToWireFd(uint64_t /*fd_id*/) {}
+void SessionMapper::undoToWireFd(uint64_t fd_id) {
+  auto& payloads = outgoing_fds_.payloads;
+  for (auto it = payloads.begin(); it != payloads.end(); ++it) {
+    if (it->fd_payload().fd_id() != fd_id)
+      continue;
+    if (it->fd_payload().has_stream()) {
+      const uint64_t stream_id = it->fd_payload().stream().stream_id();
+      std::erase_if(outgoing_fds_.streams, [stream_id](const OutgoingFds::Stream& stream) {
+        return stream.options.stream_id == stream_id;
+      });
+    }
+    payloads.erase(it);
+    return;
+  }
+}
 
 absl::StatusOr<flat_binder_object> SessionMapper::fromWireBinder(const v1::BinderRef& ref) {
   return ref.side() == v1::OWNER_SIDE_SENDER_EXPORT ? importRef(ref) : homeRef(ref);
@@ -120,8 +133,24 @@ absl::StatusOr<flat_binder_object> SessionMapper::homeRef(const v1::BinderRef& r
   return flat;
 }
 
-absl::StatusOr<int32_t> SessionMapper::fromWireFd(uint64_t /*fd_id*/) {
-  return absl::UnimplementedError("file descriptors do not cross gateways yet");
+absl::StatusOr<int32_t> SessionMapper::fromWireFd(uint64_t fd_id) {
+  if (received_fds_ == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("no fd payload ", fd_id, " came with the parcel"));
+  }
+  auto it = received_fds_->fds.find(fd_id);
+  if (it == received_fds_->fds.end()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("no fd payload ", fd_id, " came with the parcel"));
+  }
+  if (!it->second.ok()) {
+    return it->second.status();
+  }
+  UniqueFd fd = std::move(*it->second);
+  received_fds_->fds.erase(it);
+  const int number = fd.get();
+  keep_fds_.push_back(std::move(fd));  // the driver dups it into the target; ours closes after
+  return number;
 }
 
 void SessionMapper::undoFromWireBinder(const v1::BinderRef& /*ref*/,

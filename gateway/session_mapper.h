@@ -7,10 +7,14 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <vector>
 
 #include "codec/wire/object_mapper.h"
+#include "gateway/fd/fd_objects.h"
+#include "gateway/fd/fd_stream.h"
+#include "proto/netbinder/v1/frame.pb.h"
 
 namespace nb::gateway {
 
@@ -18,11 +22,30 @@ class Conn;
 class ImportNode;
 class Session;
 
+// What a sending conversion prepared for the fds of its parcel: the FdPayload frames that must
+// precede the parcel's frame, and the streams to start once they are queued.
+struct OutgoingFds {
+  struct Stream {
+    UniqueFd fd;  // our dup of the local process's fd
+    FdStreamOptions options;
+  };
+  std::vector<netbinder::v1::Frame> payloads;
+  std::vector<Stream> streams;
+  bool empty() const { return payloads.empty(); }
+};
+
+// The fds the peer sent ahead of one received parcel, by fd id (docs/protocol.md §8.1): taken by
+// the parcel's conversion; whatever is left is closed with the bundle.
+struct FdBundle {
+  std::map<uint64_t, absl::StatusOr<UniqueFd>> fds;
+};
+
 class SessionMapper final : public wire::ObjectMapper {
  public:
   // `conn` null: resolve only (a parcel the gateway reads itself): imports are created and
   // recorded in imported(), nothing is prepared for a send.
-  SessionMapper(Session& session, Conn* conn) : session_(session), conn_(conn) {}
+  SessionMapper(Session& session, Conn* conn, std::shared_ptr<FdBundle> received_fds = nullptr)
+      : session_(session), conn_(conn), received_fds_(std::move(received_fds)) {}
 
   absl::StatusOr<wire::WireBinderRef> toWireBinder(const codec::WalkedObject& object) override;
   absl::StatusOr<uint64_t> toWireFd(int32_t fd, const codec::WalkedObject& object,
@@ -38,6 +61,8 @@ class SessionMapper final : public wire::ObjectMapper {
   // Export ids whose DeathNotice must follow the frame (sent by Session after the frame).
   const std::vector<uint64_t>& pendingDeaths() const { return pending_deaths_; }
   const std::vector<std::shared_ptr<ImportNode>>& imported() const { return imported_; }
+  // The fd payloads/streams a sending conversion prepared (moved out).
+  OutgoingFds takeOutgoingFds() { return std::move(outgoing_fds_); }
 
  private:
   absl::StatusOr<wire::WireBinderRef> exportHandle(uint32_t handle, bool weak);
@@ -49,6 +74,9 @@ class SessionMapper final : public wire::ObjectMapper {
   std::vector<uint64_t> pending_deaths_;
   std::vector<std::shared_ptr<ImportNode>> imported_;
   std::vector<std::shared_ptr<void>> keep_;  // proxies/objects that must outlive the send
+  std::shared_ptr<FdBundle> received_fds_;
+  std::vector<UniqueFd> keep_fds_;  // received fds handed to the driver: closed after the send
+  OutgoingFds outgoing_fds_;
 };
 
 }  // namespace nb::gateway
