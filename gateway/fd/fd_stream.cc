@@ -397,8 +397,14 @@ std::optional<End> Core::readSome(int fd_num) {
     chunk.set_credit(takeGrantLocked(/*force=*/true));  // piggybacked
   }
   if (n > 0) {
-    data.resize(static_cast<size_t>(n));
-    chunk.set_data(std::move(data));
+    if (static_cast<size_t>(n) < want / 2) {
+      // Credit bounds data bytes, not capacity: a short read must not keep a whole chunk's
+      // allocation alive in the send queue.
+      chunk.set_data(data.data(), static_cast<size_t>(n));
+    } else {
+      data.resize(static_cast<size_t>(n));
+      chunk.set_data(std::move(data));
+    }
   }
   if (!send(std::move(chunk))) {
     return End{Ending::kPeerGone};

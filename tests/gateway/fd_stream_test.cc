@@ -9,6 +9,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -796,6 +797,51 @@ TEST_F(FdStreamTest, DestroyFromOnFinished) {
   EXPECT_TRUE(cv.wait_for(lock, std::chrono::seconds(5), [&] { return destroyed; }));
   lock.unlock();
   std::this_thread::sleep_for(milliseconds(50));  // the detached thread exits
+}
+
+// SIGPIPE at its default disposition: a write to a pipe whose reader is gone must not kill the
+// gateway (the stream's thread blocks and consumes it). Run in a child process.
+TEST_F(FdStreamTest, SigpipeDoesNotKillTheProcess) {
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ::signal(SIGPIPE, SIG_DFL);
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) {
+      ::_exit(2);
+    }
+    ::close(fds[0]);  // no reader
+    std::mutex mu;
+    std::condition_variable cv;
+    bool done = false;
+    FdStreamOptions o;
+    o.stream_id = 5;
+    o.direction = StreamDirection::kPeerToLocal;
+    o.send = [](FdStreamChunk&&) { return true; };
+    o.on_finished = [&](uint64_t) {
+      std::lock_guard<std::mutex> lock(mu);
+      done = true;
+      cv.notify_all();
+    };
+    auto stream = FdStream::start(UniqueFd(fds[1]), std::move(o));
+    if (!stream.ok()) {
+      ::_exit(3);
+    }
+    FdStreamChunk chunk;
+    chunk.set_data(std::string(1000, 'x'));
+    if (!(*stream)->onChunk(chunk).ok()) {
+      ::_exit(4);
+    }
+    std::unique_lock<std::mutex> lock(mu);
+    const bool finished = cv.wait_for(lock, std::chrono::seconds(5), [&] { return done; });
+    lock.unlock();
+    stream->reset();
+    ::_exit(finished ? 0 : 5);
+  }
+  int wstatus = 0;
+  ASSERT_EQ(::waitpid(child, &wstatus, 0), child);
+  EXPECT_TRUE(WIFEXITED(wstatus)) << "killed by signal " << WTERMSIG(wstatus);
+  EXPECT_EQ(WEXITSTATUS(wstatus), 0);
 }
 
 TEST_F(FdStreamTest, StartRejectsBadArguments) {
