@@ -3,9 +3,11 @@
 //   echo_service [--name NAME] [--timeout-ms N] [common flags]
 //
 // Registers with the context manager (retrying for up to --timeout-ms, default 10000, while no
-// manager answers), prints "echo_service: registered as NAME" and serves until killed.
+// manager answers), prints "echo_service: registered as NAME" and serves until killed. SIGPIPE is
+// ignored: dumpTo and socketEcho write into fds whose reader may be gone (EPIPE is reported).
 #include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -31,6 +33,7 @@ int usage(std::ostream& os, int code) {
 int main(int argc, char** argv) {
   namespace rt = nb::runtime;
   namespace echo = nb::examples::echo;
+  std::signal(SIGPIPE, SIG_IGN);
   std::vector<std::string> args(argv + 1, argv + argc);
   absl::StatusOr<rt::CommonFlags> flags = rt::parseCommonFlags(args);
   if (!flags.ok()) {

@@ -334,3 +334,75 @@ nb_wait_listening() {
     sleep 0.05
   done
 }
+
+# ---- added for fd_test.sh -----------------------------------------------------------------------
+#   nb_fd_count NAME              entries of /proc/PID/fd of the background process NAME, binder
+#                                 connections left out (unix SEQPACKET sockets: binderd's
+#                                 per-thread client connections, which come and go with looper
+#                                 threads, and binderd's side of them)
+#   nb_fd_list NAME               those entries, "FD -> TARGET" per line (for failure messages)
+#   nb_fd_counts NAME...          "NAME=COUNT ..." on one line (the baseline fd_test compares)
+#   nb_settled_fd_counts NAME...  nb_fd_counts once two reads 300 ms apart agree (bounded)
+#   nb_wait_fds DESC SECS BASE NAME...  until nb_fd_counts NAME... is BASE (30 s); lists on failure
+nb_fd_list() {
+  local pid=${NB_PID[$1]:-}
+  [ -n "$pid" ] || return 0
+  local fd
+  {
+    awk 'NR > 1 && $5 == "0005" { print "seq " $7 }' "/proc/$pid/net/unix" 2>/dev/null || true
+    for fd in "/proc/$pid/fd"/*; do
+      [ -e "$fd" ] || [ -L "$fd" ] || continue
+      printf 'fd %s %s\n' "${fd##*/}" "$(readlink "$fd" 2>/dev/null || echo '?')"
+    done
+  } | awk '
+    $1 == "seq" { seq["socket:[" $2 "]"] = 1; next }
+    $1 == "fd" && !($3 in seq) { print $2 " -> " $3 }'
+}
+
+nb_fd_count() {
+  if [ -z "${NB_PID[$1]:-}" ]; then
+    echo "gone"
+    return 0
+  fi
+  nb_fd_list "$1" | wc -l
+}
+
+nb_fd_counts() {
+  local name out=""
+  for name in "$@"; do out+="$name=$(nb_fd_count "$name") "; done
+  printf '%s\n' "${out% }"
+}
+
+nb_settled_fd_counts() {
+  local a b deadline=$(($(nb_now_ms) + 10000))
+  a=$(nb_fd_counts "$@")
+  while :; do
+    sleep 0.3
+    b=$(nb_fd_counts "$@")
+    [ "$a" = "$b" ] && { printf '%s\n' "$b"; return 0; }
+    [ "$(nb_now_ms)" -lt "$deadline" ] || nb_fail "fd counts do not settle: $a / $b"
+    a=$b
+  done
+}
+
+# nb_wait_fds DESC SECS BASELINE NAME...: polls until nb_fd_counts NAME... equals BASELINE; on
+# timeout prints the fd list of every process whose count differs, then fails.
+nb_wait_fds() {
+  local desc=$1 secs=$2 want=$3 got name
+  shift 3
+  local deadline=$(($(nb_now_ms) + secs * 1000))
+  while :; do
+    got=$(nb_fd_counts "$@")
+    [ "$got" = "$want" ] && return 0
+    [ "$(nb_now_ms)" -lt "$deadline" ] || break
+    sleep 0.2
+  done
+  printf 'baseline: %s\nnow:      %s\n' "$want" "$got" >&2
+  for name in "$@"; do
+    if ! printf '%s\n' "$want" | tr ' ' '\n' | grep -qx "$name=$(nb_fd_count "$name")"; then
+      printf -- '-- fds of %s (pid %s):\n' "$name" "${NB_PID[$name]:-}" >&2
+      nb_fd_list "$name" | sed 's/^/   /' >&2
+    fi
+  done
+  nb_fail "$desc: fd counts not back to the baseline within ${secs}s"
+}

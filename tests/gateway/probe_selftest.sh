@@ -2,7 +2,10 @@
 # gateway_probe_selftest (ctest, label integration): gw_probe and the script helpers (gw_lib.sh)
 # against a local echo_service on one binderd, no gateway: every subcommand passes where it must
 # and fails where it must, the death probe fires on kill -9, and binderd's state returns to the
-# baseline after the probes exit. This validates the tools the gateway tests are built from.
+# baseline after the probes exit. This validates the tools the gateway tests are built from. The
+# fd subcommands (memfd, pipe-dump, socket-echo) pass locally too, and every process's fd count is
+# back at its baseline after them; chardev is a gateway-only check (locally /dev/null passes, so
+# it must exit 1 here).
 #
 #   tests/gateway/probe_selftest.sh BUILD_DIR
 set -euo pipefail
@@ -35,6 +38,21 @@ nb_check_rc 1 "death without a death" L death echo 300
 nb_check_rc 1 "wait-gone of a live service" L wait-gone echo 300
 nb_check_rc 1 "wait-service of an absent service" L wait-service no.such.service 300
 nb_check_rc 1 "the deadline ends a run" L --deadline-ms 300 death echo 5000
+
+nb_log "fds: memfd, pipe-dump, socket-echo locally; fd counts back to the baseline"
+FD_PROCS=(binderd-L servicemanager-L echo-L echo2-L)
+base_fds=$(nb_settled_fd_counts "${FD_PROCS[@]}")
+nb_log "baseline fd counts: $base_fds"
+nb_check "memfd" L memfd echo 1048576
+nb_check "memfd sealed" L memfd echo 1048576 --seal
+nb_check "memfd read-only, sealed" L memfd echo 65536 --seal --read-only
+nb_check "memfd empty" L memfd echo 0
+nb_check "pipe-dump 10 MB" L pipe-dump echo 10000000
+nb_check "socket-echo 10 MB" L socket-echo echo 10000000
+nb_check_rc 1 "chardev without a gateway (/dev/null passes locally)" L chardev echo
+nb_check_rc 10 "memfd bad flag" L memfd echo 10 --sealed
+nb_wait_fds "fd counts" 30 "$base_fds" "${FD_PROCS[@]}"
+nb_log "fd counts: $(nb_fd_counts "${FD_PROCS[@]}")"
 
 nb_log "kill -9 echo_service: the death probe started before must fire"
 nb_death_start death-L L echo 10000
