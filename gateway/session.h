@@ -270,6 +270,7 @@ class Session final : public FrameSink, public std::enable_shared_from_this<Sess
   uint64_t next_fd_id_ = 1;
   uint64_t next_stream_id_ = 0;  // set from the session's direction (odd when we dialed)
   std::set<uint64_t> seen_stream_ids_;
+  std::set<uint64_t> finished_early_;  // streams that finished before startStream registered them
   std::map<uint64_t, std::shared_ptr<FdStream>> streams_;
 };
 

@@ -23,6 +23,23 @@ namespace {
 constexpr uint64_t kDefaultMaxFdPayloadBytes = 64ull << 20;
 constexpr uint64_t kDefaultMaxFdStreams = 256;
 constexpr uint64_t kDefaultStreamWindow = 256 * 1024;
+// Our own handle on a pipe or socket the local process passed. A pipe is reopened through
+// /proc/self/fd: a description of our own, which the stream may make non-blocking without the
+// process noticing (a dup would share the process's description and its O_NONBLOCK flag). A
+// socket cannot be reopened; FdStream uses it with MSG_DONTWAIT instead.
+absl::StatusOr<UniqueFd> streamEndOf(int fd, FdClass cls) {
+  if (cls == FdClass::kPipeRead || cls == FdClass::kPipeWrite) {
+    const int mode = cls == FdClass::kPipeRead ? O_RDONLY : O_WRONLY;
+    const std::string path = absl::StrCat("/proc/self/fd/", fd);
+    UniqueFd reopened(::open(path.c_str(), mode | O_NONBLOCK | O_CLOEXEC));
+    if (reopened.valid()) {
+      return reopened;
+    }
+    // ENXIO: a write end whose pipe has no reader left; the dup still shows that (EPIPE).
+  }
+  return dupFd(fd);
+}
+
 }  // namespace
 
 bool Session::hasCapability(v1::Capability capability) const {
@@ -91,7 +108,7 @@ absl::StatusOr<uint64_t> Session::prepareFd(int fd, OutgoingFds* out) {
       if (!hasCapability(v1::CAPABILITY_FD_STREAM)) {
         return absl::FailedPreconditionError("the peer does not take pipes or sockets");
       }
-      absl::StatusOr<UniqueFd> dup = dupFd(fd);
+      absl::StatusOr<UniqueFd> dup = streamEndOf(fd, info->cls);
       if (!dup.ok()) {
         return dup.status();
       }
@@ -174,11 +191,14 @@ void Session::startStream(UniqueFd fd, FdStreamOptions options) {
   }
   std::shared_ptr<FdStream> shared = std::move(*stream);
   std::lock_guard lock(mu_);
+  seen_stream_ids_.insert(id);
   if (closed_) {
     shared->close(false);
     return;
   }
-  seen_stream_ids_.insert(id);
+  if (finished_early_.erase(id) != 0) {
+    return;  // it ended before start() returned
+  }
   streams_[id] = std::move(shared);
 }
 
@@ -188,6 +208,7 @@ void Session::streamFinished(uint64_t stream_id) {
     std::lock_guard lock(mu_);
     auto it = streams_.find(stream_id);
     if (it == streams_.end()) {
+      finished_early_.insert(stream_id);  // startStream has not registered it yet
       return;
     }
     stream = std::move(it->second);

@@ -373,7 +373,8 @@ std::optional<End> Core::readSome(int fd_num) {
   }
   std::string data;
   data.resize(want);
-  const ssize_t n = ::read(fd_num, data.data(), want);
+  const ssize_t n = is_socket ? ::recv(fd_num, data.data(), want, MSG_DONTWAIT)
+                              : ::read(fd_num, data.data(), want);
   if (n < 0) {
     const int error = errno;
     if (error == EINTR || error == EAGAIN || error == EWOULDBLOCK) {
@@ -485,8 +486,11 @@ absl::StatusOr<std::unique_ptr<FdStream>> FdStream::start(UniqueFd local, FdStre
   if (options.direction == StreamDirection::kBoth && !is_socket) {
     return absl::InvalidArgumentError("fd stream: a two-way stream needs a socket");
   }
+  // A socket's open file description may be shared with the local process that passed it:
+  // sockets are used with MSG_DONTWAIT instead of switching the description to O_NONBLOCK.
+  // Pipes are private descriptions here (a fresh pipe, or reopened by the session).
   const int flags = ::fcntl(local.get(), F_GETFL);
-  if (flags < 0 || ::fcntl(local.get(), F_SETFL, flags | O_NONBLOCK) != 0) {
+  if (flags < 0 || (!is_socket && ::fcntl(local.get(), F_SETFL, flags | O_NONBLOCK) != 0)) {
     return absl::InternalError(
         absl::StrCat("fd stream: O_NONBLOCK: ", std::generic_category().message(errno)));
   }
