@@ -1,0 +1,707 @@
+// bench: netbinder's speed as ratios to the raw transports, measured in the same run (issue 7).
+//
+//   bench [--json FILE] [--scale X] [--max-ms N] [--placements cpu0,any] [--no-gateway]
+//         [--build-dir DIR]
+//
+// The harness (this process, single-threaded, never touching gRPC or binder itself) measures every
+// row in each placement: "cpu0" pins itself to CPU 0 before starting anything, so binderd, the
+// servicemanagers, servers, clients, relays and gateways all inherit it; "any" leaves every process
+// to the scheduler. Ratios are taken within a placement only. With --role R it is one of the
+// processes the harness spawns instead (binder_roles.h, grpc_floor.h).
+#include <netinet/in.h>
+#include <sched.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "bench/binder_roles.h"
+#include "bench/common.h"
+#include "bench/grpc_floor.h"
+#include "bench/procs.h"
+#include "bench/sock_floor.h"
+
+namespace nb::bench {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Options {
+  std::string json = "bench-results.json";
+  double scale = 1.0;
+  int64_t max_ms = 2000;
+  std::vector<std::string> placements = {"cpu0", "any"};
+  bool gateway = true;
+  std::string build_dir;
+};
+
+// One line of the table. Round-trip rows have p50/p99 (µs); rate rows have `rate` (per second).
+struct Row {
+  std::string placement;
+  std::string name;
+  size_t size = 0;
+  bool is_rate = false;
+  double p50 = 0, p99 = 0, rate = 0;
+  size_t n = 0;
+  std::string floor_name;  // empty: no floor (the ratio's denominator is named by floor_name)
+  double floor_value = 0;  // p50 µs or rate
+  double ratio = 0;        // value / floor, 0 = none
+  std::string target;      // e.g. "<= 1.25"; empty = none
+  std::string verdict;     // "hold", "MISS", "" (no target), "fail" (the product failed the call),
+                           // "n/a" (not measured)
+  std::string note;
+};
+
+std::string sizeName(size_t size) {
+  if (size >= 1024 * 1024) {
+    return absl::StrCat(size / (1024 * 1024), " MiB");
+  }
+  if (size >= 1024) {
+    return absl::StrCat(size / 1024, " KiB");
+  }
+  return absl::StrCat(size, " B");
+}
+
+std::string selfExe() { return fs::read_symlink("/proc/self/exe").string(); }
+
+std::string readFirstLine(const std::string& path, const std::string& prefix) {
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (prefix.empty() || line.rfind(prefix, 0) == 0) {
+      return line;
+    }
+  }
+  return "";
+}
+
+std::string cpuModel() {
+  std::string line = readFirstLine("/proc/cpuinfo", "model name");
+  const size_t colon = line.find(':');
+  return colon == std::string::npos ? "unknown" : line.substr(colon + 2);
+}
+
+std::string kernel() {
+  utsname u{};
+  ::uname(&u);
+  return u.release;
+}
+
+std::string loadAvg() { return readFirstLine("/proc/loadavg", ""); }
+
+std::string nowIso() {
+  char buf[64];
+  const std::time_t t = std::time(nullptr);
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S %Z", std::localtime(&t));
+  return buf;
+}
+
+void setPlacement(const std::string& placement) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (placement == "cpu0") {
+    CPU_SET(0, &set);
+  } else {
+    const long cpus = ::sysconf(_SC_NPROCESSORS_ONLN);
+    for (long cpu = 0; cpu < cpus; ++cpu) {
+      CPU_SET(static_cast<int>(cpu), &set);
+    }
+  }
+  if (::sched_setaffinity(0, sizeof set, &set) != 0) {
+    dieErrno("sched_setaffinity");
+  }
+}
+
+int freeTcpPort() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    dieErrno("bind");
+  }
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+bool waitForPath(const std::string& path, int timeout_ms) {
+  const int64_t deadline = nowNs() + int64_t{timeout_ms} * 1000000;
+  while (nowNs() < deadline) {
+    if (fs::exists(path)) {
+      return true;
+    }
+    ::usleep(20000);
+  }
+  return false;
+}
+
+// Parsed result lines of a client role.
+struct RoleResult {
+  bool ok = false;
+  std::vector<std::vector<std::string>> lines;  // split "rtt ..." / "rate ..." lines
+  std::string error;                            // the role's last log line when it failed
+};
+
+class Harness {
+ public:
+  Harness(Options options, std::string root)
+      : options_(std::move(options)), root_(std::move(root)), self_(selfExe()) {}
+
+  void run() {
+    for (const std::string& placement : options_.placements) {
+      setPlacement(placement);
+      runPlacement(placement);
+    }
+    setPlacement("any");
+  }
+
+  const std::vector<Row>& rows() const { return rows_; }
+
+ private:
+  std::string tool(const std::string& sub) const { return options_.build_dir + "/" + sub; }
+
+  std::vector<std::string> scaleArgs() const {
+    return {"--scale", absl::StrCat(options_.scale), "--max-ms", absl::StrCat(options_.max_ms)};
+  }
+
+  // Runs `bench --role client ...` in host `dir` and collects its result lines.
+  RoleResult runRole(Procs& procs, const std::string& name, const std::string& role,
+                     std::vector<std::string> args, const std::string& dir, int timeout_ms) {
+    std::vector<std::string> argv = {self_, "--role", role};
+    argv.insert(argv.end(), args.begin(), args.end());
+    std::vector<std::string> env;
+    if (!dir.empty()) {
+      env.push_back("NETBINDER_DIR=" + dir);
+    }
+    Procs::Child* child = procs.spawn(name, argv, env, true);
+    RoleResult result;
+    const int64_t deadline = nowNs() + int64_t{timeout_ms} * 1000000;
+    while (auto line = procs.readLine(child, static_cast<int>((deadline - nowNs()) / 1000000))) {
+      result.lines.push_back(absl::StrSplit(*line, ' ', absl::SkipEmpty()));
+    }
+    result.ok = procs.finish(child, 5000) && !result.lines.empty();
+    if (!result.ok) {
+      const std::string tail = procs.logTail(name);
+      std::fprintf(stderr, "bench: %s failed:\n%s", name.c_str(), tail.c_str());
+      std::vector<std::string> lines = absl::StrSplit(tail, '\n', absl::SkipWhitespace());
+      result.error = lines.empty() ? "exited without output"
+                                   : std::string(absl::StripAsciiWhitespace(lines.back()));
+    }
+    return result;
+  }
+
+  // binderd + servicemanager + the bench server (nodes PREFIX0..3) in `dir`; false on failure.
+  bool startHost(Procs& procs, const std::string& tag, const std::string& dir) {
+    fs::create_directories(dir);
+    const std::vector<std::string> env = {"NETBINDER_DIR=" + dir};
+    procs.spawn("binderd-" + tag,
+                {tool("local_driver/binderd"), "--dir", dir, "--log-level", "warn"}, env, false);
+    if (!waitForPath(dir + "/binder", 10000)) {
+      std::fprintf(stderr, "bench: binderd %s did not start:\n%s", tag.c_str(),
+                   procs.logTail("binderd-" + tag).c_str());
+      return false;
+    }
+    procs.spawn("servicemanager-" + tag, {tool("cmds/servicemanager/servicemanager")}, env, false);
+    Procs::Child* server =
+        procs.spawn("server-" + tag, {self_, "--role", "binder-server", "--nodes", "4"}, env, true);
+    auto ready = procs.readLine(server, 15000);
+    if (!ready || *ready != "ready") {
+      std::fprintf(stderr, "bench: bench server %s not ready:\n%s", tag.c_str(),
+                   procs.logTail("server-" + tag).c_str());
+      return false;
+    }
+    return true;
+  }
+
+  static std::optional<std::pair<double, double>> rttOf(const RoleResult& result, size_t size,
+                                                        size_t* n = nullptr) {
+    for (const auto& line : result.lines) {
+      size_t got = 0;
+      double p50 = 0, p99 = 0;
+      if (line.size() == 5 && line[0] == "rtt" && absl::SimpleAtoi(line[1], &got) && got == size &&
+          absl::SimpleAtod(line[3], &p50) && absl::SimpleAtod(line[4], &p99)) {
+        if (n != nullptr) {
+          (void)absl::SimpleAtoi(line[2], n);
+        }
+        return std::make_pair(p50, p99);
+      }
+    }
+    return std::nullopt;
+  }
+
+  static std::optional<double> rateOf(const RoleResult& result) {
+    for (const auto& line : result.lines) {
+      double per_s = 0;
+      if (line.size() == 5 && line[0] == "rate" && absl::SimpleAtod(line[3], &per_s)) {
+        return per_s;
+      }
+    }
+    return std::nullopt;
+  }
+
+  void verdictMax(Row& row, double limit) {
+    row.target = absl::StrFormat("<= %.2f", limit);
+    row.verdict = row.ratio <= limit ? "hold" : "MISS";
+  }
+  void verdictMin(Row& row, double limit) {
+    row.target = absl::StrFormat(">= %.2f", limit);
+    row.verdict = row.ratio >= limit ? "hold" : "MISS";
+  }
+
+  Row rttRow(const std::string& placement, const std::string& name, size_t size,
+             const std::optional<std::pair<double, double>>& rtt, size_t n) {
+    Row row;
+    row.placement = placement;
+    row.name = name;
+    row.size = size;
+    row.n = n;
+    if (rtt) {
+      row.p50 = rtt->first;
+      row.p99 = rtt->second;
+    } else {
+      row.verdict = "n/a";
+    }
+    return row;
+  }
+
+  void addP99Check(Row& row) {
+    if (row.p50 > 0 && row.p99 > 5 * row.p50) {
+      row.note = absl::StrFormat("p99 = %.1f x p50 (target <= 5)", row.p99 / row.p50);
+    }
+  }
+
+  void runPlacement(const std::string& placement) {
+    std::fprintf(stderr, "bench: placement %s, load %s\n", placement.c_str(), loadAvg().c_str());
+    const std::string dir = root_ + "/" + placement;
+    fs::create_directories(dir);
+    const std::string host_a = dir + "/host-a";
+    const std::string sizes = absl::StrJoin(kPayloadSizes, ",");
+
+    // ---- binderd sync round trip vs the relay floors ------------------------------------------
+    std::vector<std::pair<double, double>> binderd_rtt(std::size(kPayloadSizes));
+    {
+      Procs procs(dir);
+      const bool up = startHost(procs, "a", host_a);
+      RoleResult binder;
+      if (up) {
+        std::vector<std::string> args = {"--service", "bench.0", "--mode", "rtt", "--sizes", sizes};
+        for (auto& arg : scaleArgs()) {
+          args.push_back(arg);
+        }
+        binder = runRole(procs, "client-rtt", "binder-client", args, host_a, 300000);
+      }
+      for (size_t i = 0; i < std::size(kPayloadSizes); ++i) {
+        const size_t size = kPayloadSizes[i];
+        const Budget budget = rttBudget(size, options_.scale, options_.max_ms);
+        size_t n = 0;
+        auto rtt = rttOf(binder, size, &n);
+        if (rtt) {
+          binderd_rtt[i] = *rtt;
+        }
+        const RttStats relay = relayRtt(size, false, budget);
+        Row floor_row = rttRow(placement, "floor: uds relay", size,
+                               std::make_pair(relay.p50_us, relay.p99_us), relay.n);
+        Row row = rttRow(placement, "binderd sync rtt", size, rtt, n);
+        row.floor_name = "uds relay";
+        row.floor_value = relay.p50_us;
+        Row memfd_row;
+        if (size == kMaxPayload) {
+          const RttStats memfd = relayRtt(size, true, budget);
+          memfd_row = rttRow(placement, "floor: uds relay memfd", size,
+                             std::make_pair(memfd.p50_us, memfd.p99_us), memfd.n);
+          row.floor_name = "uds relay memfd";
+          row.floor_value = memfd.p50_us;
+        }
+        if (rtt) {
+          row.ratio = row.p50 / row.floor_value;
+          if (size <= 4096 || size == kMaxPayload) {
+            verdictMax(row, 1.25);
+          }
+          addP99Check(row);
+        }
+        rows_.push_back(floor_row);
+        if (size == kMaxPayload) {
+          rows_.push_back(memfd_row);
+        }
+        rows_.push_back(row);
+      }
+
+      // ---- one-way throughput vs the pipelined relay -----------------------------------------
+      for (size_t size : {size_t{128}, size_t{64 * 1024}}) {
+        const size_t count = std::max<size_t>(
+            50, static_cast<size_t>((size == 128 ? 20000.0 : 2000.0) * options_.scale));
+        const Rate floor = relayPipelined(size, count);
+        Row floor_row;
+        floor_row.placement = placement;
+        floor_row.name = "floor: uds relay pipelined";
+        floor_row.size = size;
+        floor_row.is_rate = true;
+        floor_row.rate = floor.per_s;
+        floor_row.n = count;
+        rows_.push_back(floor_row);
+        for (int nodes : {1, 4}) {
+          Row row;
+          row.placement = placement;
+          row.name = absl::StrCat("binderd one-way, ", nodes, " node", nodes > 1 ? "s" : "");
+          row.size = size;
+          row.is_rate = true;
+          row.n = count;
+          row.floor_name = "uds relay pipelined";
+          row.floor_value = floor.per_s;
+          RoleResult result =
+              up ? runRole(
+                       procs, absl::StrCat("client-oneway-", size, "-", nodes), "binder-client",
+                       {"--service", "bench.0", "--mode", "oneway", "--size", absl::StrCat(size),
+                        "--nodes", absl::StrCat(nodes), "--count", absl::StrCat(count)},
+                       host_a, 120000)
+                 : RoleResult{};
+          if (auto rate = rateOf(result)) {
+            row.rate = *rate;
+            row.ratio = row.rate / floor.per_s;
+            if (size == 128) {
+              verdictMin(row, 0.8);
+            }
+          } else {
+            row.verdict = "n/a";
+          }
+          rows_.push_back(row);
+        }
+      }
+
+      // ---- client threads (scaling) ---------------------------------------------------------
+      threadRows(procs, placement, "binderd", "bench.0", host_a, {1, 2, 4, 8}, up);
+
+      // ---- gateway ----------------------------------------------------------------------------
+      if (options_.gateway && up) {
+        gatewayRows(procs, placement, dir, host_a, binderd_rtt, sizes);
+      }
+    }
+  }
+
+  void threadRows(Procs& procs, const std::string& placement, const std::string& what,
+                  const std::string& service, const std::string& host,
+                  const std::vector<int>& counts, bool up) {
+    const int64_t ms = std::max<int64_t>(100, static_cast<int64_t>(1000 * options_.scale));
+    double one = 0;
+    for (int threads : counts) {
+      Row row;
+      row.placement = placement;
+      row.name =
+          absl::StrCat(what, " calls/s, ", threads, " client thread", threads > 1 ? "s" : "");
+      row.size = 128;
+      row.is_rate = true;
+      RoleResult result =
+          up ? runRole(procs, absl::StrCat("client-", what, "-threads-", threads), "binder-client",
+                       {"--service", service, "--mode", "threads", "--threads",
+                        absl::StrCat(threads), "--size", "128", "--ms", absl::StrCat(ms)},
+                       host, 120000)
+             : RoleResult{};
+      if (auto rate = rateOf(result)) {
+        row.rate = *rate;
+        if (threads == counts.front()) {
+          one = *rate;
+        } else if (one > 0) {
+          row.floor_name = absl::StrCat(counts.front(), " thread");
+          row.floor_value = one;
+          row.ratio = *rate / one;
+          if (what == "gateway" && threads == 16) {
+            verdictMin(row, 2.0);
+          }
+        }
+      } else {
+        row.verdict = "n/a";
+      }
+      rows_.push_back(row);
+    }
+  }
+
+  void gatewayRows(Procs& procs, const std::string& placement, const std::string& dir,
+                   const std::string& host_a, const std::vector<std::pair<double, double>>& binderd,
+                   const std::string& sizes) {
+    const std::string bindergw = tool("gateway/bindergw");
+    if (!fs::exists(bindergw)) {
+      std::fprintf(stderr, "bench: %s not built, gateway rows skipped\n", bindergw.c_str());
+      return;
+    }
+    // gRPC floors first (their own processes), TCP loopback and unix:.
+    std::vector<RoleResult> grpc;
+    for (const std::string& transport : {std::string("tcp"), std::string("unix")}) {
+      const std::string listen =
+          transport == "tcp" ? "127.0.0.1:0" : absl::StrCat("unix:", dir, "/grpc-floor.sock");
+      Procs::Child* server =
+          procs.spawn("grpc-server-" + transport,
+                      {self_, "--role", "grpc-server", "--listen", listen}, {}, true);
+      auto ready = procs.readLine(server, 15000);
+      std::vector<std::string> words;
+      if (ready) {
+        words = absl::StrSplit(*ready, ' ');
+      }
+      if (words.size() != 2 || words[0] != "ready") {
+        std::fprintf(stderr, "bench: gRPC floor server failed:\n%s",
+                     procs.logTail("grpc-server-" + transport).c_str());
+        grpc.emplace_back();
+        continue;
+      }
+      const std::string connect = transport == "tcp" ? "127.0.0.1:" + words[1] : listen;
+      std::vector<std::string> args = {"--connect", connect, "--sizes", sizes};
+      for (auto& arg : scaleArgs()) {
+        args.push_back(arg);
+      }
+      grpc.push_back(runRole(procs, "grpc-client-" + transport, "grpc-client", args, "", 300000));
+      procs.stop(server);
+    }
+
+    // Host B and the two gateways.
+    const std::string host_b = dir + "/host-b";
+    if (!startHost(procs, "b", host_b)) {
+      return;
+    }
+    const int port = freeTcpPort();
+    const std::vector<std::string> common = {"--insecure", "--log-level", "warn",
+                                             "--discovery-interval-ms", "200"};
+    std::vector<std::string> gw_b = {
+        bindergw,   "--gateway-id", "gwB", "--listen", absl::StrCat("127.0.0.1:", port),
+        "--export", "bench.*"};
+    gw_b.insert(gw_b.end(), common.begin(), common.end());
+    procs.spawn("gw-b", gw_b, {"NETBINDER_DIR=" + host_b}, false);
+    std::vector<std::string> gw_a = {bindergw,
+                                     "--gateway-id",
+                                     "gwA",
+                                     "--connect",
+                                     absl::StrCat("127.0.0.1:", port),
+                                     "--import",
+                                     "bench.*",
+                                     "--import-prefix",
+                                     "b."};
+    gw_a.insert(gw_a.end(), common.begin(), common.end());
+    procs.spawn("gw-a", gw_a, {"NETBINDER_DIR=" + host_a}, false);
+
+    std::vector<std::string> args = {"--service", "b.bench.0", "--mode", "rtt", "--sizes", sizes};
+    for (auto& arg : scaleArgs()) {
+      args.push_back(arg);
+    }
+    RoleResult gw = runRole(procs, "client-gw-rtt", "binder-client", args, host_a, 300000);
+    for (size_t i = 0; i < std::size(kPayloadSizes); ++i) {
+      const size_t size = kPayloadSizes[i];
+      for (size_t t = 0; t < grpc.size(); ++t) {
+        size_t n = 0;
+        auto rtt = rttOf(grpc[t], size, &n);
+        rows_.push_back(rttRow(
+            placement,
+            t == 0 ? "floor: gRPC stream ping-pong tcp" : "floor: gRPC stream ping-pong unix:",
+            size, rtt, n));
+      }
+      size_t n = 0;
+      auto rtt = rttOf(gw, size, &n);
+      Row row = rttRow(placement, "gateway rtt A->B (tcp)", size, rtt, n);
+      if (!rtt && !gw.lines.empty()) {
+        // The gateway path answered the smaller sizes: this is the product failing the call, not
+        // the harness failing to measure.
+        row.verdict = "fail";
+        row.note = gw.error;
+      }
+      auto grpc_tcp = rttOf(grpc[0], size);
+      if (rtt && grpc_tcp && binderd[i].first > 0) {
+        row.floor_name = "gRPC tcp + 2 x binderd";
+        row.floor_value = grpc_tcp->first + 2 * binderd[i].first;
+        row.ratio = row.p50 / row.floor_value;
+        if (size == 128) {
+          verdictMax(row, 1.3);
+        }
+        addP99Check(row);
+      }
+      rows_.push_back(row);
+    }
+    threadRows(procs, placement, "gateway", "b.bench.0", host_a, {1, 16}, true);
+  }
+
+  const Options options_;
+  const std::string root_;
+  const std::string self_;
+  std::vector<Row> rows_;
+};
+
+void printTable(const std::vector<Row>& rows, FILE* out) {
+  std::string placement;
+  for (const Row& row : rows) {
+    if (row.placement != placement) {
+      placement = row.placement;
+      std::fprintf(out, "\n== placement %s: %s\n", placement.c_str(),
+                   placement == "cpu0" ? "every process pinned to CPU 0"
+                                       : "unpinned (the scheduler places every process)");
+      std::fprintf(out, "%-36s %8s %12s %10s  %-24s %12s %7s %8s %s\n", "row", "size",
+                   "p50 us|per s", "p99 us", "floor", "floor", "ratio", "target", "verdict");
+    }
+    const std::string value =
+        (row.verdict == "n/a" || row.verdict == "fail") && row.p50 == 0 && row.rate == 0
+            ? "failed"
+            : (row.is_rate ? absl::StrFormat("%.0f", row.rate) : absl::StrFormat("%.1f", row.p50));
+    const std::string p99 = row.is_rate || row.p99 == 0 ? "" : absl::StrFormat("%.1f", row.p99);
+    const std::string floor_value = row.floor_name.empty()
+                                        ? ""
+                                        : (row.is_rate ? absl::StrFormat("%.0f", row.floor_value)
+                                                       : absl::StrFormat("%.1f", row.floor_value));
+    const std::string ratio = row.ratio > 0 ? absl::StrFormat("%.2f", row.ratio) : "";
+    std::fprintf(out, "%-36s %8s %12s %10s  %-24s %12s %7s %8s %s%s%s\n", row.name.c_str(),
+                 sizeName(row.size).c_str(), value.c_str(), p99.c_str(), row.floor_name.c_str(),
+                 floor_value.c_str(), ratio.c_str(), row.target.c_str(), row.verdict.c_str(),
+                 row.note.empty() ? "" : "  ", row.note.c_str());
+  }
+}
+
+std::string jsonString(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+    }
+    out += c;
+  }
+  return out + "\"";
+}
+
+void writeJson(const std::vector<Row>& rows, const Options& options, const std::string& started,
+               const std::string& load_start, const std::string& path) {
+  std::ofstream out(path);
+  out << "{\n  \"date\": " << jsonString(started) << ",\n  \"cpu\": " << jsonString(cpuModel())
+      << ",\n  \"nproc\": " << ::sysconf(_SC_NPROCESSORS_ONLN)
+      << ",\n  \"kernel\": " << jsonString(kernel())
+      << ",\n  \"loadavg_start\": " << jsonString(load_start)
+      << ",\n  \"loadavg_end\": " << jsonString(loadAvg()) << ",\n  \"scale\": " << options.scale
+      << ",\n  \"max_ms\": " << options.max_ms << ",\n  \"rows\": [\n";
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const Row& r = rows[i];
+    out << "    {\"placement\": " << jsonString(r.placement) << ", \"row\": " << jsonString(r.name)
+        << ", \"bytes\": " << r.size << ", \"n\": " << r.n;
+    if (r.is_rate) {
+      out << ", \"per_s\": " << absl::StrFormat("%.1f", r.rate);
+    } else {
+      out << absl::StrFormat(", \"p50_us\": %.3f, \"p99_us\": %.3f", r.p50, r.p99);
+    }
+    out << ", \"floor\": " << jsonString(r.floor_name)
+        << absl::StrFormat(", \"floor_value\": %.3f, \"ratio\": %.4f", r.floor_value, r.ratio)
+        << ", \"target\": " << jsonString(r.target) << ", \"verdict\": " << jsonString(r.verdict)
+        << ", \"note\": " << jsonString(r.note) << "}" << (i + 1 < rows.size() ? "," : "") << "\n";
+  }
+  out << "  ]\n}\n";
+}
+
+Flags parseFlags(int argc, char** argv, int first) {
+  Flags flags;
+  for (int i = first; i < argc; ++i) {
+    std::string key = argv[i];
+    if (key.rfind("--", 0) != 0) {
+      die("unexpected argument " + key);
+    }
+    key = key.substr(2);
+    if (key == "no-gateway") {
+      flags[key] = "1";
+    } else if (i + 1 < argc) {
+      flags[key] = argv[++i];
+    } else {
+      die("--" + key + " needs a value");
+    }
+  }
+  return flags;
+}
+
+int runHarness(const Flags& flags) {
+  Options options;
+  for (const auto& [key, value] : flags) {
+    if (key == "json") {
+      options.json = value;
+    } else if (key == "scale") {
+      if (!absl::SimpleAtod(value, &options.scale) || options.scale <= 0) {
+        die("--scale: " + value);
+      }
+    } else if (key == "max-ms") {
+      if (!absl::SimpleAtoi(value, &options.max_ms) || options.max_ms <= 0) {
+        die("--max-ms: " + value);
+      }
+    } else if (key == "placements") {
+      options.placements = absl::StrSplit(value, ',');
+    } else if (key == "no-gateway") {
+      options.gateway = false;
+    } else if (key == "build-dir") {
+      options.build_dir = value;
+    } else {
+      die("unknown flag --" + key);
+    }
+  }
+  if (options.build_dir.empty()) {
+    options.build_dir = fs::path(selfExe()).parent_path().parent_path().string();
+  }
+  std::string root = "/tmp/nb-bench.XXXXXX";
+  if (::mkdtemp(root.data()) == nullptr) {
+    dieErrno("mkdtemp");
+  }
+  const std::string started = nowIso();
+  const std::string load_start = loadAvg();
+  std::printf("# netbinder bench, %s; %s, %ld CPUs, kernel %s; load at start %s\n", started.c_str(),
+              cpuModel().c_str(), ::sysconf(_SC_NPROCESSORS_ONLN), kernel().c_str(),
+              load_start.c_str());
+  std::printf(
+      "# p50/p99 of round trips in us; rates per second; ratio = row / floor (rates: "
+      "row / floor, higher is better)\n");
+  std::fflush(stdout);
+  Harness harness(options, root);
+  harness.run();
+  printTable(harness.rows(), stdout);
+  std::printf("\n# load at end %s\n", loadAvg().c_str());
+  writeJson(harness.rows(), options, started, load_start, options.json);
+  std::printf("# JSON: %s\n", options.json.c_str());
+  if (std::getenv("NB_BENCH_KEEP_DIR") == nullptr) {
+    fs::remove_all(root);
+  } else {
+    std::printf("# logs kept in %s\n", root.c_str());
+  }
+  for (const Row& row : harness.rows()) {
+    if (row.verdict == "n/a") {
+      return 1;  // a row could not be measured (set-up or a role failed): the smoke test sees it
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace nb::bench
+
+int main(int argc, char** argv) {
+  using namespace nb::bench;
+  if (argc >= 3 && std::string(argv[1]) == "--role") {
+    const std::string role = argv[2];
+    const Flags flags = parseFlags(argc, argv, 3);
+    if (role == "binder-server") {
+      return runBinderServer(flags);
+    }
+    if (role == "binder-client") {
+      return runBinderClient(flags);
+    }
+    if (role == "grpc-server") {
+      return runGrpcServer(flags);
+    }
+    if (role == "grpc-client") {
+      return runGrpcClient(flags);
+    }
+    die("unknown role " + role);
+  }
+  return runHarness(parseFlags(argc, argv, 1));
+}

@@ -1,0 +1,306 @@
+#include "bench/binder_roles.h"
+
+#include <linux/android/binder.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "bench/common.h"
+#include "runtime/binder.h"
+#include "runtime/process_state.h"
+#include "runtime/proxy.h"
+#include "runtime/raw_call.h"
+#include "runtime/service_manager.h"
+
+namespace nb::bench {
+namespace {
+
+std::string flagOr(const Flags& flags, const std::string& key, const std::string& fallback) {
+  auto it = flags.find(key);
+  return it == flags.end() ? fallback : it->second;
+}
+
+int64_t intFlag(const Flags& flags, const std::string& key, int64_t fallback) {
+  int64_t value = fallback;
+  auto it = flags.find(key);
+  if (it != flags.end() && !absl::SimpleAtoi(it->second, &value)) {
+    die(absl::StrCat("--", key, ": not a number: ", it->second));
+  }
+  return value;
+}
+
+double doubleFlag(const Flags& flags, const std::string& key, double fallback) {
+  double value = fallback;
+  auto it = flags.find(key);
+  if (it != flags.end() && !absl::SimpleAtod(it->second, &value)) {
+    die(absl::StrCat("--", key, ": not a number: ", it->second));
+  }
+  return value;
+}
+
+std::shared_ptr<runtime::ProcessState> openState(uint32_t max_threads) {
+  runtime::ProcessOptions options;
+  options.receive_area_size = kBenchReceiveArea;
+  options.max_threads = max_threads;
+  auto state = runtime::ProcessState::open(options);
+  if (!state.ok()) {
+    die(absl::StrCat("open binder: ", state.status().ToString()));
+  }
+  (*state)->startThreadPool();
+  return *state;
+}
+
+// The oneways every node of this server has counted (one counter for all nodes).
+struct Counter {
+  std::mutex mu;
+  std::condition_variable cv;
+  uint64_t count = 0;  // guarded by mu
+};
+
+class BenchNode final : public runtime::LocalBinder {
+ public:
+  explicit BenchNode(Counter* counter) : LocalBinder(u"netbinder.bench.INode"), counter_(counter) {}
+
+  bool takesRawTransactions() const override { return true; }
+
+  void onRawTransaction(const runtime::RawTransaction& call,
+                        runtime::RawResponder* responder) override {
+    switch (call.tr.code) {
+      case kEchoCode:
+        if (responder != nullptr) {
+          (void)responder->replyBuffer({call.buffer.data, {}, {}}, 0);
+        }
+        return;
+      case kCountCode: {
+        std::lock_guard lock(counter_->mu);
+        ++counter_->count;
+        counter_->cv.notify_all();
+        return;
+      }
+      case kWaitCountCode: {
+        uint64_t target = 0;
+        if (call.buffer.data.size() >= sizeof target) {
+          std::memcpy(&target, call.buffer.data.data(), sizeof target);
+        }
+        uint64_t count = 0;
+        {
+          std::unique_lock lock(counter_->mu);
+          counter_->cv.wait_for(lock, std::chrono::seconds(30),
+                                [&] { return counter_->count >= target; });
+          count = counter_->count;
+        }
+        if (responder != nullptr) {
+          const auto* bytes = reinterpret_cast<const uint8_t*>(&count);
+          (void)responder->replyBuffer({{bytes, sizeof count}, {}, {}}, 0);
+        }
+        return;
+      }
+      default:
+        if (responder != nullptr) {
+          (void)responder->replyStatus(-74);  // UNKNOWN_TRANSACTION
+        }
+    }
+  }
+
+ private:
+  Counter* const counter_;
+};
+
+// A service looked up by name, held for the client's lifetime.
+struct Target {
+  std::shared_ptr<runtime::IBinder> binder;
+  uint32_t handle = 0;
+};
+
+Target lookup(const std::shared_ptr<runtime::ProcessState>& state, const std::string& name) {
+  runtime::ServiceManager sm(state);
+  auto binder = sm.waitForService(name, std::chrono::seconds(30));
+  if (!binder.ok() || *binder == nullptr || (*binder)->asProxy() == nullptr) {
+    die(absl::StrCat("service ", name,
+                     " not found: ", binder.ok() ? "null" : binder.status().ToString()));
+  }
+  return {*binder, (*binder)->asProxy()->handle()};
+}
+
+// One sync call; dies on anything but a reply of `expect` bytes.
+void call(runtime::ProcessState& state, uint32_t handle, uint32_t code,
+          std::span<const uint8_t> data, std::optional<size_t> expect) {
+  auto result = runtime::transactRaw(state, handle, code, 0, {data, {}, {}});
+  if (!result.ok()) {
+    die(absl::StrCat("transact: ", result.status().ToString()));
+  }
+  if (result->outcome != runtime::RawOutcome::kReply) {
+    die(absl::StrCat("transact: outcome ", static_cast<int>(result->outcome), " status ",
+                     result->status, " errno ", result->error_errno));
+  }
+  if (expect.has_value() && result->parcel.dataSize() != *expect) {
+    die(absl::StrCat("echo of ", *expect, " bytes came back as ", result->parcel.dataSize()));
+  }
+}
+
+uint64_t waitCount(runtime::ProcessState& state, uint32_t handle, uint64_t target) {
+  const auto* bytes = reinterpret_cast<const uint8_t*>(&target);
+  auto result =
+      runtime::transactRaw(state, handle, kWaitCountCode, 0, {{bytes, sizeof target}, {}, {}});
+  if (!result.ok() || result->outcome != runtime::RawOutcome::kReply ||
+      result->parcel.dataSize() < sizeof(uint64_t)) {
+    die("waitCount failed");
+  }
+  uint64_t count = 0;
+  std::memcpy(&count, result->parcel.data().data(), sizeof count);
+  return count;
+}
+
+void runRtt(const std::shared_ptr<runtime::ProcessState>& state, const Target& target,
+            const Flags& flags) {
+  const double scale = doubleFlag(flags, "scale", 1.0);
+  const int64_t max_ms = intFlag(flags, "max-ms", 3000);
+  for (absl::string_view part : absl::StrSplit(flagOr(flags, "sizes", "0"), ',')) {
+    size_t size = 0;
+    if (!absl::SimpleAtoi(part, &size)) {
+      die(absl::StrCat("--sizes: ", part));
+    }
+    const std::vector<uint8_t> payload = makePayload(size);
+    std::vector<int64_t> samples = measureRtt(rttBudget(size, scale, max_ms), [&] {
+      call(*state, target.handle, kEchoCode, payload, size);
+    });
+    std::printf("%s\n", rttLine(size, rttStats(std::move(samples))).c_str());
+    std::fflush(stdout);
+  }
+}
+
+void runOneway(const std::shared_ptr<runtime::ProcessState>& state, const std::string& service,
+               const Flags& flags) {
+  const size_t size = static_cast<size_t>(intFlag(flags, "size", 128));
+  const int64_t nodes = intFlag(flags, "nodes", 1);
+  const size_t count = static_cast<size_t>(intFlag(flags, "count", 10000));
+  // service is PREFIX0: the other nodes are PREFIX1.. .
+  const std::string prefix = service.substr(0, service.size() - 1);
+  std::vector<Target> targets;
+  for (int64_t i = 0; i < nodes; ++i) {
+    targets.push_back(lookup(state, absl::StrCat(prefix, i)));
+  }
+  const std::vector<uint8_t> payload = makePayload(size);
+  const uint64_t base = waitCount(*state, targets[0].handle, 0);
+  size_t refused = 0;
+  const int64_t start = nowNs();
+  for (size_t i = 0; i < count; ++i) {
+    const uint32_t handle = targets[i % targets.size()].handle;
+    for (;;) {
+      auto result = runtime::transactRaw(*state, handle, kCountCode, TF_ONE_WAY, {payload, {}, {}});
+      if (!result.ok()) {
+        die(absl::StrCat("oneway: ", result.status().ToString()));
+      }
+      if (result->outcome == runtime::RawOutcome::kReply) {
+        break;
+      }
+      // The target's async space is full: let it drain (counted, reported on stderr).
+      ++refused;
+      std::this_thread::yield();
+    }
+  }
+  waitCount(*state, targets[0].handle, base + count);
+  const int64_t elapsed = nowNs() - start;
+  if (refused != 0) {
+    std::fprintf(stderr, "bench: %zu one-way sends refused (async space full) and retried\n",
+                 refused);
+  }
+  std::printf("%s\n", rateLine(size, count, elapsed).c_str());
+}
+
+void runThreads(const std::shared_ptr<runtime::ProcessState>& state, const Target& target,
+                const Flags& flags) {
+  const int64_t threads = intFlag(flags, "threads", 1);
+  const size_t size = static_cast<size_t>(intFlag(flags, "size", 128));
+  const int64_t duration_ns = intFlag(flags, "ms", 1000) * 1000000;
+  const std::vector<uint8_t> payload = makePayload(size);
+  std::atomic<bool> go{false};
+  std::atomic<size_t> total{0};
+  int64_t start = 0;
+  std::vector<std::thread> workers;
+  for (int64_t t = 0; t < threads; ++t) {
+    workers.emplace_back([&] {
+      while (!go.load()) {
+        std::this_thread::yield();
+      }
+      size_t calls = 0;
+      const int64_t deadline = start + duration_ns;
+      while (nowNs() < deadline) {
+        call(*state, target.handle, kEchoCode, payload, size);
+        ++calls;
+      }
+      total += calls;
+    });
+  }
+  start = nowNs();
+  go = true;
+  for (auto& worker : workers) {
+    worker.join();
+  }
+  std::printf("%s\n", rateLine(size, total.load(), nowNs() - start).c_str());
+}
+
+}  // namespace
+
+int runBinderServer(const Flags& flags) {
+  const int64_t nodes = intFlag(flags, "nodes", 4);
+  const std::string prefix = flagOr(flags, "prefix", "bench.");
+  auto state = openState(16);
+  Counter counter;
+  std::vector<std::shared_ptr<BenchNode>> objects;
+  runtime::ServiceManager sm(state);
+  for (int64_t i = 0; i < nodes; ++i) {
+    objects.push_back(std::make_shared<BenchNode>(&counter));
+    const std::string name = absl::StrCat(prefix, i);
+    // The service manager may still be starting: retry for 10 s.
+    absl::Status added;
+    for (int attempt = 0; attempt < 200; ++attempt) {
+      added = sm.addService(name, objects.back());
+      if (added.ok()) {
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    if (!added.ok()) {
+      die(absl::StrCat("addService ", name, ": ", added.ToString()));
+    }
+  }
+  std::printf("ready\n");
+  std::fflush(stdout);
+  state->joinThreadPool();
+  return 0;
+}
+
+int runBinderClient(const Flags& flags) {
+  const std::string service = flagOr(flags, "service", "bench.0");
+  const std::string mode = flagOr(flags, "mode", "rtt");
+  auto state = openState(4);
+  if (mode == "oneway") {
+    runOneway(state, service, flags);
+  } else {
+    const Target target = lookup(state, service);
+    if (mode == "rtt") {
+      runRtt(state, target, flags);
+    } else if (mode == "threads") {
+      runThreads(state, target, flags);
+    } else {
+      die(absl::StrCat("unknown --mode ", mode));
+    }
+  }
+  std::fflush(stdout);
+  // Leave without tearing the pool down politely: the harness only needs the lines.
+  std::_Exit(0);
+}
+
+}  // namespace nb::bench

@@ -1,0 +1,34 @@
+// The binder side of the benchmark: a server process with `nodes` objects registered as
+// PREFIX0, PREFIX1, ... (default "bench."), and client processes that call them with raw buffers
+// (runtime/raw_call.h) so that the rows measure binderd (and the gateways) plus the runtime's
+// minimum, not parcel encoding. Both run as `bench --role ...` children of the harness.
+//
+// Node codes: kEcho replies with the request's bytes; kCount (one-way) counts; kWaitCount blocks
+// until the server has counted the uint64 in the request (30 s at most) and replies the count.
+#pragma once
+
+#include <map>
+#include <string>
+
+namespace nb::bench {
+
+inline constexpr uint32_t kEchoCode = 1;
+inline constexpr uint32_t kCountCode = 2;
+inline constexpr uint32_t kWaitCountCode = 3;
+inline constexpr size_t kBenchReceiveArea = size_t{4} << 20;
+
+using Flags = std::map<std::string, std::string>;
+
+// --nodes N (4) --prefix P (bench.); prints "ready" once every node is registered, then serves
+// until killed.
+int runBinderServer(const Flags& flags);
+
+// --service NAME (bench.0) --mode rtt|oneway|threads, --scale X, --max-ms N, and
+//   rtt:     --sizes a,b,c                 one rtt line per size
+//   oneway:  --size N --nodes K --count C  C one-way calls spread over services NAME's prefix
+//                                          0..K-1, then waits until the server counted them all;
+//                                          one rate line
+//   threads: --threads T --size N --ms D   T threads calling kEcho for D ms; one rate line
+int runBinderClient(const Flags& flags);
+
+}  // namespace nb::bench
