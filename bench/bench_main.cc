@@ -247,6 +247,29 @@ class Harness {
     return std::nullopt;
   }
 
+  // The reason of a "fail SIZE why" line for `size`, or empty.
+  static std::string failOf(const RoleResult& result, size_t size) {
+    for (const auto& line : result.lines) {
+      size_t got = 0;
+      if (line.size() >= 2 && line[0] == "fail" && absl::SimpleAtoi(line[1], &got) && got == size) {
+        return absl::StrJoin(line.begin() + 2, line.end(), " ");
+      }
+    }
+    return "";
+  }
+
+  // A round-trip row the product failed (the role reported why): verdict "fail", the reason.
+  static void markFailed(Row& row, const RoleResult& result) {
+    std::string why = failOf(result, row.size);
+    if (why.empty() && !result.lines.empty()) {
+      why = result.error;
+    }
+    if (!why.empty()) {
+      row.verdict = "fail";
+      row.note = why;
+    }
+  }
+
   static std::optional<double> rateOf(const RoleResult& result) {
     for (const auto& line : result.lines) {
       double per_s = 0;
@@ -320,6 +343,9 @@ class Harness {
         Row floor_row = rttRow(placement, "floor: uds relay", size,
                                std::make_pair(relay.p50_us, relay.p99_us), relay.n);
         Row row = rttRow(placement, "binderd sync rtt", size, rtt, n);
+        if (!rtt) {
+          markFailed(row, binder);
+        }
         row.floor_name = "uds relay";
         row.floor_value = relay.p50_us;
         Row memfd_row;
@@ -512,11 +538,8 @@ class Harness {
       size_t n = 0;
       auto rtt = rttOf(gw, size, &n);
       Row row = rttRow(placement, "gateway rtt A->B (tcp)", size, rtt, n);
-      if (!rtt && !gw.lines.empty()) {
-        // The gateway path answered the smaller sizes: this is the product failing the call, not
-        // the harness failing to measure.
-        row.verdict = "fail";
-        row.note = gw.error;
+      if (!rtt) {
+        markFailed(row, gw);
       }
       auto grpc_tcp = rttOf(grpc[0], size);
       if (rtt && grpc_tcp && binderd[i].first > 0) {

@@ -133,19 +133,36 @@ Target lookup(const std::shared_ptr<runtime::ProcessState>& state, const std::st
   return {*binder, (*binder)->asProxy()->handle()};
 }
 
-// One sync call; dies on anything but a reply of `expect` bytes.
-void call(runtime::ProcessState& state, uint32_t handle, uint32_t code,
-          std::span<const uint8_t> data, std::optional<size_t> expect) {
+// One sync call: empty on a reply of `expect` bytes, else what went wrong.
+std::string tryCall(runtime::ProcessState& state, uint32_t handle, uint32_t code,
+                    std::span<const uint8_t> data, std::optional<size_t> expect) {
   auto result = runtime::transactRaw(state, handle, code, 0, {data, {}, {}});
   if (!result.ok()) {
-    die(absl::StrCat("transact: ", result.status().ToString()));
+    return absl::StrCat("transact: ", result.status().ToString());
   }
-  if (result->outcome != runtime::RawOutcome::kReply) {
-    die(absl::StrCat("transact: outcome ", static_cast<int>(result->outcome), " status ",
-                     result->status, " errno ", result->error_errno));
+  switch (result->outcome) {
+    case runtime::RawOutcome::kReply:
+      break;
+    case runtime::RawOutcome::kStatusCode:
+      return absl::StrCat("status reply ", result->status);
+    case runtime::RawOutcome::kFailedReply:
+      return absl::StrCat("BR_FAILED_REPLY errno ", result->error_errno, " (",
+                          std::strerror(result->error_errno), ")");
+    case runtime::RawOutcome::kDeadReply:
+      return "BR_DEAD_REPLY";
+    case runtime::RawOutcome::kFrozenReply:
+      return "BR_FROZEN_REPLY";
   }
   if (expect.has_value() && result->parcel.dataSize() != *expect) {
-    die(absl::StrCat("echo of ", *expect, " bytes came back as ", result->parcel.dataSize()));
+    return absl::StrCat("echo of ", *expect, " bytes came back as ", result->parcel.dataSize());
+  }
+  return "";
+}
+
+void call(runtime::ProcessState& state, uint32_t handle, uint32_t code,
+          std::span<const uint8_t> data, std::optional<size_t> expect) {
+  if (std::string error = tryCall(state, handle, code, data, expect); !error.empty()) {
+    die(error);
   }
 }
 
@@ -172,10 +189,18 @@ void runRtt(const std::shared_ptr<runtime::ProcessState>& state, const Target& t
       die(absl::StrCat("--sizes: ", part));
     }
     const std::vector<uint8_t> payload = makePayload(size);
+    // A failed call ends this size ("fail SIZE why" instead of an rtt line); the next size runs.
+    std::string error;
     std::vector<int64_t> samples = measureRtt(rttBudget(size, scale, max_ms), [&] {
-      call(*state, target.handle, kEchoCode, payload, size);
+      if (error.empty()) {
+        error = tryCall(*state, target.handle, kEchoCode, payload, size);
+      }
     });
-    std::printf("%s\n", rttLine(size, rttStats(std::move(samples))).c_str());
+    if (error.empty()) {
+      std::printf("%s\n", rttLine(size, rttStats(std::move(samples))).c_str());
+    } else {
+      std::printf("fail %zu %s\n", size, error.c_str());
+    }
     std::fflush(stdout);
   }
 }
