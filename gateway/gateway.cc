@@ -86,7 +86,8 @@ LocalEndpoint Gateway::endpoint() const {
   endpoint.node.set_software_version("netbinder 0.1");
   endpoint.limits = options_.limits;
   endpoint.capabilities = {netbinder::v1::CAPABILITY_FD_FILE, netbinder::v1::CAPABILITY_FD_MEMFD,
-                           netbinder::v1::CAPABILITY_FD_STREAM};
+                           netbinder::v1::CAPABILITY_FD_STREAM,
+                           netbinder::v1::CAPABILITY_FD_LARGE_FILE};
   endpoint.send_queue_bytes = options_.send_queue_bytes;
   return endpoint;
 }

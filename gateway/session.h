@@ -191,6 +191,15 @@ class Session final : public FrameSink, public std::enable_shared_from_this<Sess
   void bundlePendingFdsLocked(const ParcelKey& key);
   void onFdPayload(const netbinder::v1::FdPayload& payload);
   void onFdStreamChunk(const netbinder::v1::FdStreamChunk& chunk);
+  // A file whose contents arrive as a content stream (CAPABILITY_FD_LARGE_FILE).
+  struct ContentAssembly {
+    uint64_t fd_id = 0;
+    netbinder::v1::FileContents file;
+    std::string bytes;
+  };
+  // Adds a chunk; at eof the fd is made and becomes pending. Returns an error message or "".
+  std::string addContentChunkLocked(ContentAssembly& assembly,
+                                    const netbinder::v1::FdStreamChunk& chunk);
   void startStream(UniqueFd fd, FdStreamOptions options);
   void streamFinished(uint64_t stream_id);
   bool hasCapability(netbinder::v1::Capability capability) const;
@@ -270,6 +279,7 @@ class Session final : public FrameSink, public std::enable_shared_from_this<Sess
   uint64_t next_fd_id_ = 1;
   uint64_t next_stream_id_ = 0;  // set from the session's direction (odd when we dialed)
   std::set<uint64_t> seen_stream_ids_;
+  std::map<uint64_t, ContentAssembly> assemblies_;  // content streams being received
   std::set<uint64_t> finished_early_;  // streams that finished before startStream registered them
   std::map<uint64_t, std::shared_ptr<FdStream>> streams_;
 };

@@ -23,6 +23,9 @@ namespace {
 constexpr uint64_t kDefaultMaxFdPayloadBytes = 64ull << 20;
 constexpr uint64_t kDefaultMaxFdStreams = 256;
 constexpr uint64_t kDefaultStreamWindow = 256 * 1024;
+// File contents up to this size travel inline in their FdPayload; bigger ones as a content
+// stream of chunks this size (frames stay well under the 4 MiB default max_frame_bytes).
+constexpr size_t kInlineContentsMax = 1 << 20;
 // Our own handle on a pipe or socket the local process passed. A pipe is reopened through
 // /proc/self/fd: a description of our own, which the stream may make non-blocking without the
 // process noticing (a dup would share the process's description and its O_NONBLOCK flag). A
@@ -98,6 +101,40 @@ absl::StatusOr<uint64_t> Session::prepareFd(int fd, OutgoingFds* out) {
         spdlog::warn("peer {}: fd {} ({}) not sent: {}", peer().node.gateway_id(), fd,
                      info->description, contents.status().ToString());
         return contents.status();
+      }
+      if (contents->contents().size() > kInlineContentsMax) {
+        // Too big for one frame: the bytes follow the payload as chunks of a content stream,
+        // still ahead of the parcel (CAPABILITY_FD_LARGE_FILE, docs/protocol.md §8.1).
+        if (!hasCapability(v1::CAPABILITY_FD_LARGE_FILE)) {
+          return absl::ResourceExhaustedError(
+              absl::StrCat(info->description, " is over ", kInlineContentsMax,
+                           " bytes and the peer does not take large files"));
+        }
+        std::string bytes = std::move(*contents->mutable_contents());
+        uint64_t stream_id = 0;
+        {
+          std::lock_guard lock(mu_);
+          stream_id = next_stream_id_;
+          next_stream_id_ += 2;
+        }
+        contents->set_content_stream_id(stream_id);
+        *payload->mutable_file() = std::move(*contents);
+        uint64_t fd_id = 0;
+        {
+          std::lock_guard lock(mu_);
+          fd_id = next_fd_id_++;
+        }
+        payload->set_fd_id(fd_id);
+        out->payloads.push_back(std::move(frame));
+        for (size_t offset = 0; offset < bytes.size(); offset += kInlineContentsMax) {
+          Frame chunk;
+          v1::FdStreamChunk* c = chunk.mutable_fd_stream_chunk();
+          c->set_stream_id(stream_id);
+          c->set_data(bytes.substr(offset, kInlineContentsMax));
+          c->set_eof(offset + kInlineContentsMax >= bytes.size());
+          out->payloads.push_back(std::move(chunk));
+        }
+        return fd_id;
       }
       *payload->mutable_file() = std::move(*contents);
       break;
@@ -238,6 +275,32 @@ void Session::onFdPayload(const v1::FdPayload& payload) {
     return;
   }
   absl::StatusOr<UniqueFd> local = absl::InternalError("no fd");
+  if (payload.has_file() && payload.file().source_case() == v1::FileContents::kContentStreamId) {
+    // The contents follow as chunks of a content stream; the fd is made at its eof.
+    const uint64_t id = payload.file().content_stream_id();
+    const uint64_t max_bytes =
+        ownLimit(ctx_.own_limits.max_fd_payload_bytes(), kDefaultMaxFdPayloadBytes);
+    std::string error;
+    {
+      std::lock_guard lock(mu_);
+      if (id == 0 || (id % 2 == 1) != !peer().dialed || seen_stream_ids_.count(id) != 0) {
+        error = absl::StrCat("content stream id ", id, " is not a new id of the peer");
+      } else if (payload.file().size() > max_bytes) {
+        error = absl::StrCat("file contents of ", payload.file().size(), " bytes over the limit ",
+                             max_bytes);
+      } else {
+        seen_stream_ids_.insert(id);
+        ContentAssembly& assembly = assemblies_[id];
+        assembly.fd_id = payload.fd_id();
+        assembly.file = payload.file();
+        assembly.bytes.reserve(payload.file().size());
+      }
+    }
+    if (!error.empty()) {
+      fail(v1::ERROR_CODE_FD_PAYLOAD, error);
+    }
+    return;
+  }
   if (payload.has_file()) {
     local = materializeFile(payload.file(), ownLimit(ctx_.own_limits.max_fd_payload_bytes(),
                                                      kDefaultMaxFdPayloadBytes));
@@ -322,8 +385,57 @@ void Session::onFdPayload(const v1::FdPayload& payload) {
   }
 }
 
+std::string Session::addContentChunkLocked(ContentAssembly& assembly,
+                                           const v1::FdStreamChunk& chunk) {
+  if (chunk.reset() || chunk.credit() != 0) {
+    return "a content stream carries only data and eof";
+  }
+  if (assembly.bytes.size() + chunk.data().size() > assembly.file.size()) {
+    return absl::StrCat("content stream ", chunk.stream_id(), " longer than its announced ",
+                        assembly.file.size(), " bytes");
+  }
+  assembly.bytes += chunk.data();
+  if (!chunk.eof()) {
+    return "";
+  }
+  if (assembly.bytes.size() != assembly.file.size()) {
+    return absl::StrCat("content stream ", chunk.stream_id(), " ended after ",
+                        assembly.bytes.size(), " of ", assembly.file.size(), " bytes");
+  }
+  v1::FileContents contents = std::move(assembly.file);
+  contents.set_contents(std::move(assembly.bytes));
+  absl::StatusOr<UniqueFd> local = materializeFile(
+      contents, ownLimit(ctx_.own_limits.max_fd_payload_bytes(), kDefaultMaxFdPayloadBytes));
+  if (absl::IsInvalidArgument(local.status())) {
+    return std::string(local.status().message());
+  }
+  pending_fds_.emplace(assembly.fd_id, std::move(local));
+  return "";
+}
+
 void Session::onFdStreamChunk(const v1::FdStreamChunk& chunk) {
   std::shared_ptr<FdStream> stream;
+  bool content = false;
+  std::string content_error;
+  {
+    std::lock_guard lock(mu_);
+    if (closed_) {
+      return;
+    }
+    if (auto assembly = assemblies_.find(chunk.stream_id()); assembly != assemblies_.end()) {
+      content = true;
+      content_error = addContentChunkLocked(assembly->second, chunk);
+      if (chunk.eof() || !content_error.empty()) {
+        assemblies_.erase(assembly);
+      }
+    }
+  }
+  if (content) {
+    if (!content_error.empty()) {
+      fail(v1::ERROR_CODE_FD_STREAM, content_error);
+    }
+    return;
+  }
   {
     std::lock_guard lock(mu_);
     if (closed_) {

@@ -34,8 +34,13 @@ nb_start_echo B echo
 
 PORT=$(nb_free_port)
 nb_log "bindergw B listens on 127.0.0.1:$PORT, exports echo*"
+# B accepts fd contents up to 8 MiB (a per-peer limit from its config file): A's gateway must
+# refuse a bigger memfd for that call only.
+cat >"$NB_ROOT/gw-B.textproto" <<'CONF'
+limits { max_fd_payload_bytes: 8388608 }
+CONF
 nb_bg gw-B B "$BINDERGW" --gateway-id gwB --listen "127.0.0.1:$PORT" --export 'echo*' \
-  "${GW_COMMON[@]}"
+  --config "$NB_ROOT/gw-B.textproto" "${GW_COMMON[@]}"
 nb_wait_listening gw-B "$PORT"
 nb_log "bindergw A connects, imports echo* as b.*"
 nb_bg gw-A A "$BINDERGW" --gateway-id gwA --connect "127.0.0.1:$PORT" --import 'echo*' \
@@ -74,6 +79,15 @@ fds_back "memfd sealed"
 nb_check "memfd 1 MiB read-only, sealed" A memfd b.echo 1048576 --seal --read-only
 fds_back "memfd read-only"
 
+# ---- a per-peer limit fails that transaction only --------------------------------------------
+if out=$(nb_probe A memfd b.echo 16777216 2>&1); then
+  printf '%s\n' "$out"
+  nb_fail "a 16 MiB memfd crossed although B accepts 8 MiB"
+fi
+nb_log "16 MiB memfd refused by A's gateway (B's limit is 8 MiB): $(printf '%s' "$out" | tail -n 1)"
+nb_check "memfd within the limit, after the refused one" A memfd b.echo 4194304
+fds_back "the limit check"
+
 # ---- pipe: a dumpsys-style one-way stream ---------------------------------------------------
 out=$(nb_probe A --deadline-ms 240000 pipe-dump b.echo "$PIPE_BYTES" 2>&1) || {
   printf '%s\n' "$out"
@@ -82,6 +96,19 @@ out=$(nb_probe A --deadline-ms 240000 pipe-dump b.echo "$PIPE_BYTES" 2>&1) || {
 printf 'A [pipe-dump] %s\n' "$out"
 nb_log "pipe throughput: $(printf '%s\n' "$out" | grep -o '[0-9.]* MB/s' || echo '?')"
 fds_back "pipe-dump"
+
+# ---- a big transfer does not hold up small calls (measured, not asserted) ---------------------
+BIG_PIPE_BYTES=${NB_FD_BIG_PIPE_BYTES:-1073741824}
+quiet=$(nb_probe A latency b.echo 200 2>&1) || nb_fail "latency probe failed: $quiet"
+nb_log "echo latency, idle link:          $quiet"
+nb_probe A --deadline-ms 280000 pipe-dump b.echo "$BIG_PIPE_BYTES" >"$NB_ROOT/big-pipe.out" 2>&1 &
+big=$!
+sleep 1
+busy=$(nb_probe A latency b.echo 200 2>&1) || nb_fail "latency probe during the transfer failed: $busy"
+nb_log "echo latency, during the transfer: $busy"
+wait "$big" || { cat "$NB_ROOT/big-pipe.out"; nb_fail "pipe-dump of $BIG_PIPE_BYTES bytes failed"; }
+nb_log "big transfer: $(cat "$NB_ROOT/big-pipe.out")"
+fds_back "the big transfer"
 
 # ---- stream socket: two ways, half-close ------------------------------------------------------
 nb_check "socket-echo" A --deadline-ms 240000 socket-echo b.echo "$SOCKET_BYTES"
