@@ -10,6 +10,7 @@
 // processes the harness spawns instead (binder_roles.h, grpc_floor.h).
 #include <netinet/in.h>
 #include <sched.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
@@ -21,6 +22,7 @@
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -105,6 +107,40 @@ std::string kernel() {
 
 std::string loadAvg() { return readFirstLine("/proc/loadavg", ""); }
 
+// CPU seconds: every CPU's busy time (/proc/stat: user nice system irq softirq steal), and ours
+// (this process and its reaped children). busy - ours = what other programs used meanwhile.
+struct CpuTimes {
+  double busy_s = 0;
+  double ours_s = 0;
+  int64_t wall_ns = 0;
+};
+
+CpuTimes cpuTimes() {
+  CpuTimes times;
+  std::istringstream in(readFirstLine("/proc/stat", "cpu "));
+  std::string cpu;
+  uint64_t v[8] = {};
+  in >> cpu >> v[0] >> v[1] >> v[2] >> v[3] >> v[4] >> v[5] >> v[6] >> v[7];
+  const double hz = static_cast<double>(::sysconf(_SC_CLK_TCK));
+  times.busy_s = static_cast<double>(v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) / hz;
+  for (int who : {RUSAGE_SELF, RUSAGE_CHILDREN}) {
+    rusage usage{};
+    ::getrusage(who, &usage);
+    times.ours_s += static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+                    static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+  }
+  times.wall_ns = nowNs();
+  return times;
+}
+
+// Other programs' CPU use between `a` and `b`, in % of all CPUs (about +-5%: /proc/stat counts
+// in ticks, softirq work done for us counts as theirs).
+double foreignPercent(const CpuTimes& a, const CpuTimes& b) {
+  const double wall = static_cast<double>(b.wall_ns - a.wall_ns) / 1e9;
+  const double cpus = static_cast<double>(::sysconf(_SC_NPROCESSORS_ONLN));
+  return 100.0 * ((b.busy_s - a.busy_s) - (b.ours_s - a.ours_s)) / (wall * cpus);
+}
+
 std::string nowIso() {
   char buf[64];
   const std::time_t t = std::time(nullptr);
@@ -168,12 +204,20 @@ class Harness {
   void run() {
     for (const std::string& placement : options_.placements) {
       setPlacement(placement);
-      runPlacement(placement);
+      const CpuTimes before = cpuTimes();
+      runPlacement(placement);  // every child is reaped by the time it returns
+      const CpuTimes after = cpuTimes();
+      noise_.push_back(
+          absl::StrFormat("%s: %.0f s measuring, other programs used %.0f%% of the CPUs meanwhile",
+                          placement, static_cast<double>(after.wall_ns - before.wall_ns) / 1e9,
+                          foreignPercent(before, after)));
     }
     setPlacement("any");
   }
 
   const std::vector<Row>& rows() const { return rows_; }
+  // Per placement: how long it took and the CPU other programs used meanwhile.
+  const std::vector<std::string>& noise() const { return noise_; }
 
  private:
   std::string tool(const std::string& sub) const { return options_.build_dir + "/" + sub; }
@@ -560,6 +604,7 @@ class Harness {
   const std::string root_;
   const std::string self_;
   std::vector<Row> rows_;
+  std::vector<std::string> noise_;
 };
 
 void printTable(const std::vector<Row>& rows, FILE* out) {
@@ -602,14 +647,19 @@ std::string jsonString(const std::string& s) {
 }
 
 void writeJson(const std::vector<Row>& rows, const Options& options, const std::string& started,
-               const std::string& load_start, const std::string& path) {
+               const std::string& load_start, const std::vector<std::string>& noise,
+               const std::string& path) {
   std::ofstream out(path);
   out << "{\n  \"date\": " << jsonString(started) << ",\n  \"cpu\": " << jsonString(cpuModel())
       << ",\n  \"nproc\": " << ::sysconf(_SC_NPROCESSORS_ONLN)
       << ",\n  \"kernel\": " << jsonString(kernel())
       << ",\n  \"loadavg_start\": " << jsonString(load_start)
       << ",\n  \"loadavg_end\": " << jsonString(loadAvg()) << ",\n  \"scale\": " << options.scale
-      << ",\n  \"max_ms\": " << options.max_ms << ",\n  \"rows\": [\n";
+      << ",\n  \"max_ms\": " << options.max_ms << ",\n  \"noise\": [";
+  for (size_t i = 0; i < noise.size(); ++i) {
+    out << (i == 0 ? "" : ", ") << jsonString(noise[i]);
+  }
+  out << "],\n  \"rows\": [\n";
   for (size_t i = 0; i < rows.size(); ++i) {
     const Row& r = rows[i];
     out << "    {\"placement\": " << jsonString(r.placement) << ", \"row\": " << jsonString(r.name)
@@ -689,7 +739,10 @@ int runHarness(const Flags& flags) {
   harness.run();
   printTable(harness.rows(), stdout);
   std::printf("\n# load at end %s\n", loadAvg().c_str());
-  writeJson(harness.rows(), options, started, load_start, options.json);
+  for (const std::string& line : harness.noise()) {
+    std::printf("# %s\n", line.c_str());
+  }
+  writeJson(harness.rows(), options, started, load_start, harness.noise(), options.json);
   std::printf("# JSON: %s\n", options.json.c_str());
   if (std::getenv("NB_BENCH_KEEP_DIR") == nullptr) {
     fs::remove_all(root);
