@@ -7,7 +7,8 @@
 # LD_PRELOAD=libnetbinder_preload.so. Finally a second "host" (its own binderd and servicemanager)
 # reaches the echo service of the first through two bindergw gateways on loopback: the service
 # appears there as b.echo, and binderctl and echo_client call it — nested call-back on the calling
-# thread and one-way order included — without knowing a network is in between.
+# thread, one-way order and an fd (a memfd crossing as its contents) included — without knowing
+# a network is in between.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 deploy/install-deps.sh
@@ -77,4 +78,4 @@ export NETBINDER_DIR=$HOST_A
 for _ in $(seq 200); do "$CTL" check b.echo 2>/dev/null | grep -q ": found" && break; sleep 0.05; done
 step "$CTL" list
 step "$CTL" call b.echo 1 s16 "hello from host A" --reply s16
-step "$ECHO_CLIENT" --name b.echo --lookup-name echo --skip-fd
+step "$ECHO_CLIENT" --name b.echo --lookup-name echo

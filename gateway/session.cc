@@ -278,6 +278,7 @@ void Session::teardown() {
     streams.swap(streams_);
     pending_fds_.clear();
     received_fds_.clear();
+    assemblies_.clear();
   }
   // 5. Fd streams end: the local processes see EOF / EPIPE.
   for (auto& [id, stream] : streams) {

@@ -203,6 +203,8 @@ class Session final : public FrameSink, public std::enable_shared_from_this<Sess
   void startStream(UniqueFd fd, FdStreamOptions options);
   void streamFinished(uint64_t stream_id);
   bool hasCapability(netbinder::v1::Capability capability) const;
+  // Open fd streams opened by this side (`ours`) or by the peer (mu_ held).
+  size_t openStreamsLocked(bool ours) const;
   uint64_t ownLimit(uint64_t value, uint64_t fallback) const;
 
   // Calling the peer.

@@ -45,6 +45,18 @@ absl::StatusOr<UniqueFd> streamEndOf(int fd, FdClass cls) {
 
 }  // namespace
 
+size_t Session::openStreamsLocked(bool ours) const {
+  // Stream ids are odd when the dialer opened them (docs/protocol.md §4).
+  const bool we_dialed = peer().dialed;
+  size_t count = 0;
+  for (const auto& [id, stream] : streams_) {
+    const bool opened_by_dialer = (id % 2) == 1;
+    if (opened_by_dialer == (ours ? we_dialed : !we_dialed))
+      ++count;
+  }
+  return count;
+}
+
 bool Session::hasCapability(v1::Capability capability) const {
   for (v1::Capability c : peer().capabilities) {
     if (c == capability)
@@ -153,7 +165,7 @@ absl::StatusOr<uint64_t> Session::prepareFd(int fd, OutgoingFds* out) {
       {
         std::lock_guard lock(mu_);
         const uint64_t max_streams = ownLimit(peer_limits.max_fd_streams(), kDefaultMaxFdStreams);
-        if (streams_.size() + out->streams.size() >= max_streams) {
+        if (openStreamsLocked(/*ours=*/true) + out->streams.size() >= max_streams) {
           return absl::ResourceExhaustedError(
               absl::StrCat("the peer's limit of ", max_streams, " open fd streams is reached"));
         }
@@ -259,6 +271,27 @@ void Session::streamFinished(uint64_t stream_id) {
 // -------------------------------------------------------------------------------------
 
 void Session::onFdPayload(const v1::FdPayload& payload) {
+  const bool allowed =
+      payload.has_file()
+          ? hasCapability(payload.file().kind() == v1::FILE_KIND_MEMFD ? v1::CAPABILITY_FD_MEMFD
+                                                                       : v1::CAPABILITY_FD_FILE) &&
+                (payload.file().source_case() != v1::FileContents::kContentStreamId ||
+                 hasCapability(v1::CAPABILITY_FD_LARGE_FILE))
+          : hasCapability(v1::CAPABILITY_FD_STREAM);
+  if (!allowed) {
+    fail(v1::ERROR_CODE_PROTOCOL, "fd payload of a kind that was not negotiated");
+    return;
+  }
+  bool too_many = false;
+  {
+    std::lock_guard lock(mu_);
+    too_many = pending_fds_.size() + assemblies_.size() >=
+               ownLimit(ctx_.own_limits.max_parcel_fds(), 1024);
+  }
+  if (too_many) {
+    fail(v1::ERROR_CODE_LIMIT_EXCEEDED, "more fd payloads than max_parcel_fds before a parcel");
+    return;
+  }
   bool increasing = false;
   {
     std::lock_guard lock(mu_);
@@ -322,8 +355,8 @@ void Session::onFdPayload(const v1::FdPayload& payload) {
       const uint64_t max_streams = ownLimit(ctx_.own_limits.max_fd_streams(), kDefaultMaxFdStreams);
       if (id == 0 || (id % 2 == 1) != peer_dialed || seen_stream_ids_.count(id) != 0) {
         error = absl::StrCat("stream id ", id, " is not a new id of the peer");
-      } else if (streams_.size() >= max_streams) {
-        error = absl::StrCat("more than ", max_streams, " open fd streams");
+      } else if (openStreamsLocked(/*ours=*/false) >= max_streams) {
+        error = absl::StrCat("more than ", max_streams, " open fd streams opened by the peer");
       } else {
         seen_stream_ids_.insert(id);
       }

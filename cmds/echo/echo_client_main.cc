@@ -7,7 +7,7 @@
 //
 // Through a gateway the service may be registered under another name here than on its own host
 // (bindergw --import-prefix): --lookup-name is the name its own servicemanager knows (default:
-// --name). --skip-fd leaves out readFd (fds do not cross gateways yet).
+// --name). --skip-fd leaves out readFd.
 #include <sys/mman.h>
 #include <unistd.h>
 
