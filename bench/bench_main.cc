@@ -1,7 +1,10 @@
 // bench: netbinder's speed as ratios to the raw transports, measured in the same run (issue 7).
 //
-//   bench [--json FILE] [--scale X] [--max-ms N] [--placements cpu0,any] [--no-gateway]
-//         [--build-dir DIR]
+//   bench [--json FILE] [--scale X] [--max-ms N] [--repeat N] [--placements cpu0,any]
+//         [--no-gateway] [--build-dir DIR]
+//
+// Every placement is run --repeat times (3) with fresh processes; the table gives per row the
+// median over the repeats (and the ratio's min-max).
 //
 // The harness (this process, single-threaded, never touching gRPC or binder itself) measures every
 // row in each placement: "cpu0" pins itself to CPU 0 before starting anything, so binderd, the
@@ -16,6 +19,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
@@ -48,6 +52,7 @@ struct Options {
   std::string json = "bench-results.json";
   double scale = 1.0;
   int64_t max_ms = 2000;
+  int repeat = 3;
   std::vector<std::string> placements = {"cpu0", "any"};
   bool gateway = true;
   std::string build_dir;
@@ -68,7 +73,86 @@ struct Row {
   std::string verdict;     // "hold", "MISS", "" (no target), "fail" (the product failed the call),
                            // "n/a" (not measured)
   std::string note;
+  double limit = 0;      // the target's bound on `ratio` (0 = no target)
+  bool at_most = true;   // target is ratio <= limit (else >= limit)
+  double ratio_min = 0;  // over the repeats (aggregate())
+  double ratio_max = 0;
+  int runs = 1;  // repeats that measured this row
 };
+
+double median(std::vector<double> values) {
+  if (values.empty()) {
+    return 0;
+  }
+  std::sort(values.begin(), values.end());
+  const size_t n = values.size();
+  return n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
+}
+
+// One row per (placement, row, size) over the repeats, in the first repeat's order: medians of
+// p50, p99, rate, floor and ratio (each repeat's ratio pairs a row with the floor measured next to
+// it), the ratio's min-max, the verdict from the median ratio. A row failed in every repeat stays
+// as the first repeat's.
+std::vector<Row> aggregate(const std::vector<std::vector<Row>>& repeats) {
+  std::vector<Row> out;
+  if (repeats.empty()) {
+    return out;
+  }
+  for (const Row& first : repeats.front()) {
+    std::vector<const Row*> ok;
+    for (const auto& rows : repeats) {
+      for (const Row& row : rows) {
+        if (row.placement == first.placement && row.name == first.name && row.size == first.size &&
+            row.verdict != "n/a" && row.verdict != "fail") {
+          ok.push_back(&row);
+        }
+      }
+    }
+    if (ok.empty()) {
+      out.push_back(first);
+      continue;
+    }
+    Row row = *ok.front();
+    std::vector<double> p50, p99, rate, floor, ratio;
+    size_t n = 0;
+    for (const Row* r : ok) {
+      p50.push_back(r->p50);
+      p99.push_back(r->p99);
+      rate.push_back(r->rate);
+      floor.push_back(r->floor_value);
+      if (r->ratio > 0) {
+        ratio.push_back(r->ratio);
+      }
+      n += r->n;
+    }
+    row.p50 = median(p50);
+    row.p99 = median(p99);
+    row.rate = median(rate);
+    row.floor_value = median(floor);
+    row.n = n;
+    row.runs = static_cast<int>(ok.size());
+    row.ratio = median(ratio);
+    if (!ratio.empty()) {
+      row.ratio_min = *std::min_element(ratio.begin(), ratio.end());
+      row.ratio_max = *std::max_element(ratio.begin(), ratio.end());
+    }
+    if (row.limit > 0 && row.ratio > 0) {
+      row.verdict =
+          (row.at_most ? row.ratio <= row.limit : row.ratio >= row.limit) ? "hold" : "MISS";
+    }
+    row.note.clear();
+    if (!row.is_rate && row.p50 > 0 && row.p99 > 5 * row.p50) {
+      row.note = absl::StrFormat("p99 = %.1f x p50 (target <= 5)", row.p99 / row.p50);
+    }
+    if (row.runs < static_cast<int>(repeats.size())) {
+      row.note += absl::StrFormat("%sfailed in %d of %d repeats", row.note.empty() ? "" : "; ",
+                                  static_cast<int>(repeats.size()) - row.runs,
+                                  static_cast<int>(repeats.size()));
+    }
+    out.push_back(row);
+  }
+  return out;
+}
 
 std::string sizeName(size_t size) {
   if (size >= 1024 * 1024) {
@@ -202,17 +286,23 @@ class Harness {
       : options_(std::move(options)), root_(std::move(root)), self_(selfExe()) {}
 
   void run() {
-    for (const std::string& placement : options_.placements) {
-      setPlacement(placement);
-      const CpuTimes before = cpuTimes();
-      runPlacement(placement);  // every child is reaped by the time it returns
-      const CpuTimes after = cpuTimes();
-      noise_.push_back(
-          absl::StrFormat("%s: %.0f s measuring, other programs used %.0f%% of the CPUs meanwhile",
-                          placement, static_cast<double>(after.wall_ns - before.wall_ns) / 1e9,
-                          foreignPercent(before, after)));
+    std::vector<std::vector<Row>> repeats;
+    for (int repeat = 1; repeat <= options_.repeat; ++repeat) {
+      rows_.clear();
+      for (const std::string& placement : options_.placements) {
+        setPlacement(placement);
+        const CpuTimes before = cpuTimes();
+        runPlacement(placement, repeat);  // every child is reaped by the time it returns
+        const CpuTimes after = cpuTimes();
+        noise_.push_back(absl::StrFormat(
+            "repeat %d, %s: %.0f s measuring, other programs used %.0f%% of the CPUs meanwhile",
+            repeat, placement, static_cast<double>(after.wall_ns - before.wall_ns) / 1e9,
+            foreignPercent(before, after)));
+      }
+      repeats.push_back(std::move(rows_));
     }
     setPlacement("any");
+    rows_ = aggregate(repeats);
   }
 
   const std::vector<Row>& rows() const { return rows_; }
@@ -325,10 +415,14 @@ class Harness {
   }
 
   void verdictMax(Row& row, double limit) {
+    row.limit = limit;
+    row.at_most = true;
     row.target = absl::StrFormat("<= %.2f", limit);
     row.verdict = row.ratio <= limit ? "hold" : "MISS";
   }
   void verdictMin(Row& row, double limit) {
+    row.limit = limit;
+    row.at_most = false;
     row.target = absl::StrFormat(">= %.2f", limit);
     row.verdict = row.ratio >= limit ? "hold" : "MISS";
   }
@@ -355,9 +449,10 @@ class Harness {
     }
   }
 
-  void runPlacement(const std::string& placement) {
-    std::fprintf(stderr, "bench: placement %s, load %s\n", placement.c_str(), loadAvg().c_str());
-    const std::string dir = root_ + "/" + placement;
+  void runPlacement(const std::string& placement, int repeat) {
+    std::fprintf(stderr, "bench: repeat %d, placement %s, load %s\n", repeat, placement.c_str(),
+                 loadAvg().c_str());
+    const std::string dir = absl::StrCat(root_, "/", placement, "-", repeat);
     fs::create_directories(dir);
     const std::string host_a = dir + "/host-a";
     const std::string sizes = absl::StrJoin(kPayloadSizes, ",");
@@ -615,8 +710,9 @@ void printTable(const std::vector<Row>& rows, FILE* out) {
       std::fprintf(out, "\n== placement %s: %s\n", placement.c_str(),
                    placement == "cpu0" ? "every process pinned to CPU 0"
                                        : "unpinned (the scheduler places every process)");
-      std::fprintf(out, "%-36s %8s %12s %10s  %-24s %12s %7s %8s %s\n", "row", "size",
-                   "p50 us|per s", "p99 us", "floor", "floor", "ratio", "target", "verdict");
+      std::fprintf(out, "%-36s %8s %12s %10s  %-24s %12s %7s %-11s %8s %s\n", "row", "size",
+                   "p50 us|per s", "p99 us", "floor", "floor", "ratio", "(min-max)", "target",
+                   "verdict");
     }
     const std::string value =
         (row.verdict == "n/a" || row.verdict == "fail") && row.p50 == 0 && row.rate == 0
@@ -628,10 +724,13 @@ void printTable(const std::vector<Row>& rows, FILE* out) {
                                         : (row.is_rate ? absl::StrFormat("%.0f", row.floor_value)
                                                        : absl::StrFormat("%.1f", row.floor_value));
     const std::string ratio = row.ratio > 0 ? absl::StrFormat("%.2f", row.ratio) : "";
-    std::fprintf(out, "%-36s %8s %12s %10s  %-24s %12s %7s %8s %s%s%s\n", row.name.c_str(),
+    const std::string range = row.ratio_max > row.ratio_min
+                                  ? absl::StrFormat("(%.2f-%.2f)", row.ratio_min, row.ratio_max)
+                                  : "";
+    std::fprintf(out, "%-36s %8s %12s %10s  %-24s %12s %7s %-11s %8s %s%s%s\n", row.name.c_str(),
                  sizeName(row.size).c_str(), value.c_str(), p99.c_str(), row.floor_name.c_str(),
-                 floor_value.c_str(), ratio.c_str(), row.target.c_str(), row.verdict.c_str(),
-                 row.note.empty() ? "" : "  ", row.note.c_str());
+                 floor_value.c_str(), ratio.c_str(), range.c_str(), row.target.c_str(),
+                 row.verdict.c_str(), row.note.empty() ? "" : "  ", row.note.c_str());
   }
 }
 
@@ -655,7 +754,8 @@ void writeJson(const std::vector<Row>& rows, const Options& options, const std::
       << ",\n  \"kernel\": " << jsonString(kernel())
       << ",\n  \"loadavg_start\": " << jsonString(load_start)
       << ",\n  \"loadavg_end\": " << jsonString(loadAvg()) << ",\n  \"scale\": " << options.scale
-      << ",\n  \"max_ms\": " << options.max_ms << ",\n  \"noise\": [";
+      << ",\n  \"max_ms\": " << options.max_ms << ",\n  \"repeat\": " << options.repeat
+      << ",\n  \"noise\": [";
   for (size_t i = 0; i < noise.size(); ++i) {
     out << (i == 0 ? "" : ", ") << jsonString(noise[i]);
   }
@@ -670,7 +770,10 @@ void writeJson(const std::vector<Row>& rows, const Options& options, const std::
       out << absl::StrFormat(", \"p50_us\": %.3f, \"p99_us\": %.3f", r.p50, r.p99);
     }
     out << ", \"floor\": " << jsonString(r.floor_name)
-        << absl::StrFormat(", \"floor_value\": %.3f, \"ratio\": %.4f", r.floor_value, r.ratio)
+        << absl::StrFormat(
+               ", \"floor_value\": %.3f, \"ratio\": %.4f, \"ratio_min\": %.4f, "
+               "\"ratio_max\": %.4f, \"runs\": %d",
+               r.floor_value, r.ratio, r.ratio_min, r.ratio_max, r.runs)
         << ", \"target\": " << jsonString(r.target) << ", \"verdict\": " << jsonString(r.verdict)
         << ", \"note\": " << jsonString(r.note) << "}" << (i + 1 < rows.size() ? "," : "") << "\n";
   }
@@ -708,6 +811,10 @@ int runHarness(const Flags& flags) {
     } else if (key == "max-ms") {
       if (!absl::SimpleAtoi(value, &options.max_ms) || options.max_ms <= 0) {
         die("--max-ms: " + value);
+      }
+    } else if (key == "repeat") {
+      if (!absl::SimpleAtoi(value, &options.repeat) || options.repeat <= 0) {
+        die("--repeat: " + value);
       }
     } else if (key == "placements") {
       options.placements = absl::StrSplit(value, ',');
