@@ -22,6 +22,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -553,12 +554,74 @@ class Harness {
 
       // ---- client threads (scaling) ---------------------------------------------------------
       threadRows(procs, placement, "binderd", "bench.0", host_a, {1, 2, 4, 8}, up);
+      if (up) {
+        idleClientRow(procs, placement, host_a);
+      }
 
       // ---- gateway ----------------------------------------------------------------------------
       if (options_.gateway && up) {
         gatewayRows(procs, placement, dir, host_a, binderd_rtt, sizes);
       }
     }
+  }
+
+  // binderd's memory per idle client: its RSS (anon + file + shmem, /proc/PID/status) before and
+  // after kIdleClients client processes that made one call each and stay connected.
+  void idleClientRow(Procs& procs, const std::string& placement, const std::string& host) {
+    constexpr int kIdleClients = 32;
+    Procs::Child* binderd = procs.find("binderd-a");
+    Row row;
+    row.placement = placement;
+    row.name = absl::StrCat("binderd KiB per idle client (", kIdleClients, ")");
+    row.is_rate = true;
+    row.n = kIdleClients;
+    if (binderd == nullptr) {
+      row.verdict = "n/a";
+      rows_.push_back(row);
+      return;
+    }
+    const int64_t before = rssKiB(binderd->pid);
+    std::vector<Procs::Child*> idle;
+    bool ok = true;
+    for (int i = 0; i < kIdleClients && ok; ++i) {
+      idle.push_back(
+          procs.spawn(absl::StrCat("client-idle-", i),
+                      {self_, "--role", "binder-client", "--service", "bench.0", "--mode", "idle"},
+                      {"NETBINDER_DIR=" + host}, true));
+      auto ready = procs.readLine(idle.back(), 15000);
+      ok = ready && *ready == "ready";
+    }
+    ::usleep(200000);  // let binderd finish the last connection's set-up
+    const int64_t after = rssKiB(binderd->pid);
+    for (Procs::Child* child : idle) {
+      procs.stop(child);
+    }
+    if (!ok || before <= 0 || after <= 0) {
+      row.verdict = "n/a";
+    } else {
+      row.rate = static_cast<double>(after - before) / kIdleClients;
+      row.floor_name = "target KiB";
+      row.floor_value = 64;
+      row.ratio = std::max(row.rate, 0.01) / 64.0;
+      verdictMax(row, 1.0);
+    }
+    rows_.push_back(row);
+  }
+
+  static int64_t rssKiB(pid_t pid) {
+    std::ifstream in(absl::StrCat("/proc/", pid, "/status"));
+    std::string line;
+    int64_t total = 0;
+    while (std::getline(in, line)) {
+      for (const char* key : {"RssAnon:", "RssFile:", "RssShmem:"}) {
+        if (line.rfind(key, 0) == 0) {
+          int64_t kib = 0;
+          std::istringstream(line.substr(std::strlen(key))) >> kib;
+          total += kib;
+        }
+      }
+    }
+    return total;
   }
 
   void threadRows(Procs& procs, const std::string& placement, const std::string& what,

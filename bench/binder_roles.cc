@@ -1,6 +1,7 @@
 #include "bench/binder_roles.h"
 
 #include <linux/android/binder.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -315,6 +316,15 @@ int runBinderClient(const Flags& flags) {
     runOneway(state, service, flags);
   } else {
     const Target target = lookup(state, service);
+    if (mode == "idle") {
+      // One call (the connection and its receive area exist), then idle until killed.
+      call(*state, target.handle, kEchoCode, makePayload(128), 128);
+      std::printf("ready\n");
+      std::fflush(stdout);
+      for (;;) {
+        ::pause();
+      }
+    }
     if (mode == "rtt") {
       runRtt(state, target, flags);
     } else if (mode == "threads") {

@@ -23,12 +23,13 @@ using Flags = std::map<std::string, std::string>;
 // until killed.
 int runBinderServer(const Flags& flags);
 
-// --service NAME (bench.0) --mode rtt|oneway|threads, --scale X, --max-ms N, and
+// --service NAME (bench.0) --mode rtt|oneway|threads|idle, --scale X, --max-ms N, and
 //   rtt:     --sizes a,b,c                 one rtt line per size
 //   oneway:  --size N --nodes K --count C  C one-way calls spread over services NAME's prefix
 //                                          0..K-1, then waits until the server counted them all;
 //                                          one rate line
 //   threads: --threads T --size N --ms D   T threads calling kEcho for D ms; one rate line
+//   idle:                                  one call, "ready", then idle until killed
 int runBinderClient(const Flags& flags);
 
 }  // namespace nb::bench

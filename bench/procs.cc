@@ -128,6 +128,15 @@ void Procs::stop(Child* child) {
   child->pid = -1;
 }
 
+Procs::Child* Procs::find(const std::string& name) {
+  for (auto& child : children_) {
+    if (child->name == name && child->pid > 0) {
+      return child.get();
+    }
+  }
+  return nullptr;
+}
+
 void Procs::stopAll() {
   // Last started first: clients and gateways before the daemons they use.
   for (auto it = children_.rbegin(); it != children_.rend(); ++it) {

@@ -35,6 +35,8 @@ class Procs {
   // Waits for the child to exit by itself (bounded), then stops it; true if it exited with 0.
   bool finish(Child* child, int timeout_ms);
   void stop(Child* child);
+  // The running child called `name`, or null.
+  Child* find(const std::string& name);
   void stopAll();
   // The last lines of NAME.log, for error messages.
   std::string logTail(const std::string& name) const;
