@@ -231,8 +231,13 @@ void runOneway(const std::shared_ptr<runtime::ProcessState>& state, const std::s
       if (result->outcome == runtime::RawOutcome::kReply) {
         break;
       }
-      // The target's async space is full: let it drain (counted, reported on stderr).
+      // The target's async space is full: let it drain (counted, reported on stderr), for 30 s
+      // at most.
       ++refused;
+      if (nowNs() - start > 30'000'000'000) {
+        die(absl::StrCat("one-way calls still refused after 30 s (outcome ",
+                         static_cast<int>(result->outcome), ")"));
+      }
       std::this_thread::yield();
     }
   }
