@@ -40,13 +40,13 @@ class UniqueFd {
 absl::StatusOr<UniqueFd> dupFd(int fd);
 
 enum class FdClass : uint8_t {
-  kRegularFile,  // S_ISREG, not a memfd
-  kMemfd,        // a memfd (or anything /proc/self/fd names "/memfd:..." )
-  kPipeRead,     // pipe or FIFO opened for reading only (O_RDONLY)
-  kPipeWrite,    // pipe or FIFO opened for writing only (O_WRONLY)
-  kStreamSocket, // SOCK_STREAM socket (AF_UNIX or AF_INET/6), connected
-  kUnsupported,  // anything else: `description` says what (character device, eventfd, epoll,
-                 // directory, datagram socket, O_RDWR FIFO, ...)
+  kRegularFile,   // S_ISREG, not a memfd
+  kMemfd,         // a memfd (or anything /proc/self/fd names "/memfd:..." )
+  kPipeRead,      // pipe or FIFO opened for reading only (O_RDONLY)
+  kPipeWrite,     // pipe or FIFO opened for writing only (O_WRONLY)
+  kStreamSocket,  // SOCK_STREAM socket (AF_UNIX or AF_INET/6), connected
+  kUnsupported,   // anything else: `description` says what (character device, eventfd, epoll,
+                  // directory, datagram socket, O_RDWR FIFO, ...)
 };
 
 struct FdInfo {
