@@ -1,6 +1,5 @@
 #include "gateway/session.h"
 
-#include <fnmatch.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -11,6 +10,7 @@
 #include "codec/parcel_reader.h"
 #include "codec/parcel_writer.h"
 #include "codec/utf16.h"
+#include "gateway/config/import_policy.h"
 #include "gateway/import_node.h"
 #include "gateway/session_mapper.h"
 #include "runtime/binder_status.h"
@@ -142,16 +142,10 @@ wire::LocalBufferView viewOf(std::span<const uint8_t> data, std::span<const bind
       buffers};
 }
 
+// The export policy is import_policy.h's glob matching (which already keeps "netbinder.gateway.*"
+// out); the hub itself ("netbinder.gateway", no dot) is the one more name that never crosses.
 bool exportable(const std::vector<std::string>& globs, const std::string& name) {
-  if (name.rfind("netbinder.gateway", 0) == 0) {
-    return false;  // the gateway's own services never cross
-  }
-  for (const std::string& glob : globs) {
-    if (::fnmatch(glob.c_str(), name.c_str(), 0) == 0) {
-      return true;
-    }
-  }
-  return false;
+  return name != kGatewayServiceName && matchesAny(globs, name);
 }
 
 }  // namespace
