@@ -36,6 +36,7 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::start(const GatewayOptions& op
   LocalConns::Options local;
   local.device = options.deviceSpec();
   local.max_threads = options.max_threads;
+  local.receive_area_size = options.processOptions().receive_area_size;
   local.sm_layout = options.sm_layout;
   absl::StatusOr<std::unique_ptr<LocalConns>> conns =
       LocalConns::open(local, [self] { return self->dumpState(); });

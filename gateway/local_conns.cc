@@ -142,6 +142,7 @@ absl::StatusOr<std::unique_ptr<LocalConns>> LocalConns::open(const Options& opti
   runtime::ProcessOptions process;
   process.device = options.device;
   process.max_threads = options.max_threads;
+  process.receive_area_size = options.receive_area_size;
   absl::StatusOr<std::shared_ptr<runtime::ProcessState>> state =
       runtime::ProcessState::open(process);
   if (!state.ok()) {
@@ -168,6 +169,7 @@ absl::StatusOr<std::shared_ptr<Conn>> LocalConns::openConn(const std::string& na
   runtime::ProcessOptions process;
   process.device = options_.device;
   process.max_threads = options_.max_threads;
+  process.receive_area_size = options_.receive_area_size;
   absl::StatusOr<std::shared_ptr<runtime::ProcessState>> state =
       runtime::ProcessState::open(process);
   if (!state.ok()) {

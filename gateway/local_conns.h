@@ -84,6 +84,7 @@ class LocalConns {
   struct Options {
     runtime::DeviceSpec device;
     uint32_t max_threads = 8;
+    size_t receive_area_size = runtime::defaultReceiveAreaSize();  // binder mmap per connection
     runtime::ServiceManagerLayout sm_layout = runtime::kNewestServiceManagerLayout;
   };
   // Opens main, starts its pool and registers the hub as "netbinder.gateway". `dump` renders

@@ -99,6 +99,9 @@ void applyConfigScalars(const config_pb::GatewayConfig& config, GatewayOptions* 
   if (config.send_queue_bytes() != 0) {
     options->send_queue_bytes = config.send_queue_bytes();
   }
+  if (config.receive_area_bytes() != 0) {
+    options->receive_area_bytes = config.receive_area_bytes();
+  }
   if (!config.device().empty()) {
     options->device = config.device();
   }
@@ -159,6 +162,7 @@ constexpr NumberFlag kNumberFlags[] = {
     {"--backoff-initial-ms", &GatewayOptions::backoff_initial_ms, nullptr},
     {"--backoff-max-ms", &GatewayOptions::backoff_max_ms, nullptr},
     {"--send-queue-bytes", nullptr, &GatewayOptions::send_queue_bytes},
+    {"--receive-area-bytes", nullptr, &GatewayOptions::receive_area_bytes},
 };
 
 // The flags that take a string: a scalar replaces, a list appends.
@@ -315,6 +319,9 @@ runtime::ProcessOptions GatewayOptions::processOptions() const {
   runtime::ProcessOptions options;
   options.device = deviceSpec();
   options.max_threads = max_threads;
+  if (receive_area_bytes != 0) {
+    options.receive_area_size = static_cast<size_t>(receive_area_bytes);
+  }
   return options;
 }
 
@@ -523,6 +530,14 @@ absl::Status validateGatewayOptions(const GatewayOptions& options) {
   if (options.send_queue_bytes == 0) {
     return absl::InvalidArgumentError("send_queue_bytes must be greater than 0");
   }
+  if (options.receive_area_bytes != 0 && (options.receive_area_bytes < kMinReceiveAreaBytes ||
+                                          options.receive_area_bytes > kMaxReceiveAreaBytes ||
+                                          options.receive_area_bytes % kReceiveAreaGranule != 0)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("receive_area_bytes (", options.receive_area_bytes, ") must be a multiple of ",
+                     kReceiveAreaGranule, " from ", kMinReceiveAreaBytes, " to ",
+                     kMaxReceiveAreaBytes, " (the kernel driver caps a binder mmap at 4 MiB)"));
+  }
   if (options.max_threads == 0) {
     return absl::InvalidArgumentError("max_threads must be at least 1");
   }
@@ -572,7 +587,9 @@ std::string describeOptions(const GatewayOptions& o) {
       " keepalive_timeout_ms=", o.keepalive_timeout_ms, " call_timeout_ms=", o.call_timeout_ms,
       " discovery_interval_ms=", o.discovery_interval_ms,
       " backoff_initial_ms=", o.backoff_initial_ms, " backoff_max_ms=", o.backoff_max_ms,
-      " send_queue_bytes=", o.send_queue_bytes, " limits={", o.limits.ShortDebugString(), "}");
+      " send_queue_bytes=", o.send_queue_bytes, " receive_area_bytes=",
+      o.receive_area_bytes != 0 ? o.receive_area_bytes : runtime::defaultReceiveAreaSize(),
+      " limits={", o.limits.ShortDebugString(), "}");
 }
 
 const char* gatewayUsage() {
@@ -583,6 +600,7 @@ const char* gatewayUsage() {
          "                [--keepalive-interval-ms N] [--keepalive-timeout-ms N]\n"
          "                [--call-timeout-ms N] [--discovery-interval-ms N]\n"
          "                [--backoff-initial-ms N] [--backoff-max-ms N] [--send-queue-bytes N]\n"
+         "                [--receive-area-bytes N]\n"
          "Connects the local Binder driver to peer gateways over gRPC: local services matching\n"
          "--export are offered to peers, peers' services matching --import are registered in the\n"
          "local service manager as PREFIX+NAME.\n"
@@ -613,7 +631,10 @@ const char* gatewayUsage() {
          "  --discovery-interval-ms N  re-list a peer's exported services every N ms (default "
          "1000)\n"
          "  --backoff-initial-ms N, --backoff-max-ms N  reconnect backoff (default 100, 5000)\n"
-         "  --send-queue-bytes N     per-peer send queue bound (default 8388608)\n";
+         "  --send-queue-bytes N     per-peer send queue bound (default 8388608)\n"
+         "  --receive-area-bytes N   binder receive area of each local connection, the largest\n"
+         "                           transaction it takes: 65536..4194304, a multiple of 4096\n"
+         "                           (default 1040384 = 1 MiB - 2 pages)\n";
 }
 
 }  // namespace nb::gateway

@@ -5,7 +5,7 @@
 //            [--import GLOB]... [--import-prefix STR] [--insecure] [--gateway-id ID]
 //            [--gateway-name NAME] [--log-level LEVEL] [--sm-layout R] [--max-threads N]
 //            [--keepalive-interval-ms N] [--keepalive-timeout-ms N] [--call-timeout-ms N]
-//            [--discovery-interval-ms N] [--help]
+//            [--discovery-interval-ms N] [--receive-area-bytes N] [--help]
 //
 // Order: the file is read first, whatever its position among the flags; then scalar flags replace
 // the file's values and repeatable flags (--connect, --export, --import) append to its lists.
@@ -49,6 +49,11 @@ inline constexpr uint32_t kDefaultDiscoveryIntervalMs = 1000;
 inline constexpr uint32_t kDefaultBackoffInitialMs = 100;
 inline constexpr uint32_t kDefaultBackoffMaxMs = 5000;
 inline constexpr uint64_t kDefaultSendQueueBytes = 8u << 20;
+// receive_area_bytes bounds: a whole number of 4 KiB pages, at most the kernel driver's 4 MiB cap
+// on a binder mmap. 0 = the runtime's default (runtime::defaultReceiveAreaSize()).
+inline constexpr uint64_t kMinReceiveAreaBytes = 64u << 10;
+inline constexpr uint64_t kMaxReceiveAreaBytes = 4u << 20;
+inline constexpr uint64_t kReceiveAreaGranule = 4096;
 
 // A per-peer import rule (gateway_config.proto, message Peer).
 struct PeerRule {
@@ -82,6 +87,8 @@ struct GatewayOptions {
   uint32_t backoff_initial_ms = kDefaultBackoffInitialMs;
   uint32_t backoff_max_ms = kDefaultBackoffMaxMs;
   uint64_t send_queue_bytes = kDefaultSendQueueBytes;
+  // Receive area (binder mmap) of every local Binder connection; 0 = the runtime's default.
+  uint64_t receive_area_bytes = 0;
   // What this gateway will receive (sent in Hello / HelloAck). 0 fields = protocol defaults.
   // INVARIANT (after parseGatewayArgs): limits.keepalive_interval_ms / keepalive_timeout_ms equal
   // the two fields above.
@@ -90,7 +97,7 @@ struct GatewayOptions {
   bool help = false;
 
   runtime::DeviceSpec deviceSpec() const { return runtime::resolveDevice(device); }
-  // Options for each local binder connection (device + max_threads).
+  // Options for each local binder connection (device, max_threads, receive area).
   runtime::ProcessOptions processOptions() const;
 };
 
