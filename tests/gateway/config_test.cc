@@ -456,6 +456,34 @@ TEST(GatewayOptionsTest, RangeChecks) {
   EXPECT_EQ(o->gateway_id, hostName());
 }
 
+TEST_F(ConfigFileTest, ReceiveAreaBytes) {
+  // Default: the runtime's receive area.
+  absl::StatusOr<GatewayOptions> o = parse({"--listen", "127.0.0.1:0"});
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->receive_area_bytes, 0u);
+  EXPECT_EQ(o->processOptions().receive_area_size, runtime::defaultReceiveAreaSize());
+  // The flag, the file, and the flag over the file.
+  o = parse({"--listen", "127.0.0.1:0", "--receive-area-bytes", "4194304"});
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->processOptions().receive_area_size, 4194304u);
+  const std::string path = writeConfig(R"pb(listen: "127.0.0.1:0" receive_area_bytes: 2097152)pb");
+  o = parse({"--config", path});
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->receive_area_bytes, 2097152u);
+  o = parse({"--config", path, "--receive-area-bytes=65536"});
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->receive_area_bytes, 65536u);
+  // Bounds: whole pages, 64 KiB to the kernel's 4 MiB cap.
+  for (const char* bad : {"4194305", "8388608", "61440", "65537"}) {
+    EXPECT_THAT(errorOf({"--listen", "127.0.0.1:0", "--receive-area-bytes", bad}),
+                HasSubstr("receive_area_bytes"))
+        << bad;
+  }
+  EXPECT_FALSE(
+      parse({"--config", writeConfig(R"pb(listen: "127.0.0.1:0" receive_area_bytes: 8388608)pb")})
+          .ok());
+}
+
 TEST(GatewayOptionsTest, LoopbackAddressesNeedNoInsecure) {
   for (const char* address :
        {"127.0.0.1:7000", "127.1.2.3:7000", "[::1]:7000", "localhost:7000", "LocalHost:7000",
