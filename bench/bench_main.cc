@@ -1,7 +1,11 @@
 // bench: netbinder's speed as ratios to the raw transports, measured in the same run (issue 7).
 //
 //   bench [--json FILE] [--scale X] [--max-ms N] [--repeat N] [--placements cpu0,any]
-//         [--no-gateway] [--build-dir DIR]
+//         [--no-gateway] [--build-dir DIR] [--mem-peers P] [--mem-proxies M]
+//
+// --mem-peers / --mem-proxies: the gateway memory row's peers and names per peer at --scale 1
+// (defaults 100 and 250: 25k imports take about a minute here, the issue's 100 x 1000 several;
+// scaled down by --scale < 1 like every count, at least 4 and 10).
 //
 // Every placement is run --repeat times (3) with fresh processes; the table gives per row the
 // median over the repeats (and the ratio's min-max).
@@ -40,6 +44,7 @@
 #include "absl/strings/strip.h"
 #include "bench/binder_roles.h"
 #include "bench/common.h"
+#include "bench/fake_peers.h"
 #include "bench/grpc_floor.h"
 #include "bench/procs.h"
 #include "bench/sock_floor.h"
@@ -57,6 +62,8 @@ struct Options {
   std::vector<std::string> placements = {"cpu0", "any"};
   bool gateway = true;
   std::string build_dir;
+  int mem_peers = 100;
+  int mem_proxies = 250;
 };
 
 // One line of the table. Round-trip rows have p50/p99 (µs); rate rows have `rate` (per second).
@@ -563,6 +570,87 @@ class Harness {
         gatewayRows(procs, placement, dir, host_a, binderd_rtt, sizes);
       }
     }
+    // ---- gateway memory per imported proxy and per peer (fresh processes) ---------------------
+    // Memory does not depend on where the scheduler runs things: measured in the last placement.
+    if (options_.gateway && placement == options_.placements.back()) {
+      Procs procs(dir);
+      gatewayMemoryRows(procs, placement, dir);
+    }
+  }
+
+  // Least-squares slope of y over x.
+  static double slope(const std::vector<std::pair<double, double>>& points) {
+    const double n = static_cast<double>(points.size());
+    double sx = 0, sy = 0, sxx = 0, sxy = 0;
+    for (const auto& [x, y] : points) {
+      sx += x;
+      sy += y;
+      sxx += x * x;
+      sxy += x * y;
+    }
+    const double den = n * sxx - sx * sx;
+    return den == 0 ? 0 : (n * sxy - sx * sy) / den;
+  }
+
+  // An importing bindergw (host M: binderd + servicemanager) and the fake-peers role
+  // (fake_peers.h): P peers with 1 name each, added in steps, then every peer's names grown to
+  // M in steps; the gateway's RSS after each step. KiB per peer = slope over the first phase,
+  // KiB per imported proxy = slope over the second (least squares over the steps).
+  void gatewayMemoryRows(Procs& procs, const std::string& placement, const std::string& dir) {
+    const int peers =
+        std::max(4, static_cast<int>(options_.mem_peers * std::min(1.0, options_.scale)));
+    const int proxies =
+        std::max(10, static_cast<int>(options_.mem_proxies * std::min(1.0, options_.scale)));
+    constexpr int kPoints = 4;
+    Row per_proxy;
+    per_proxy.placement = placement;
+    per_proxy.name = absl::StrCat("gateway KiB per imported proxy (", peers, "x", proxies, ")");
+    per_proxy.is_rate = true;
+    per_proxy.n = static_cast<size_t>(peers) * static_cast<size_t>(proxies);
+    Row per_peer;
+    per_peer.placement = placement;
+    per_peer.name = absl::StrCat("gateway KiB per peer (", peers, " peers)");
+    per_peer.is_rate = true;
+    per_peer.n = static_cast<size_t>(peers);
+    per_proxy.verdict = per_peer.verdict = "n/a";
+    const std::string bindergw = tool("gateway/bindergw");
+    const std::string host = dir + "/host-m";
+    RoleResult result;
+    if (fs::exists(bindergw) && startHost(procs, "m", host)) {
+      const int port = freeTcpPort();
+      Procs::Child* gw = procs.spawn(
+          "gw-m",
+          {bindergw, "--gateway-id", "gwM", "--listen", absl::StrCat("127.0.0.1:", port),
+           "--import", "fake*", "--log-level", "warn", "--discovery-interval-ms", "250"},
+          {"NETBINDER_DIR=" + host}, false);
+      result = runRole(procs, "fake-peers", "fake-peers",
+                       {"--connect", absl::StrCat("127.0.0.1:", port), "--gateway-pid",
+                        absl::StrCat(gw->pid), "--peers", absl::StrCat(peers), "--proxies",
+                        absl::StrCat(proxies), "--points", absl::StrCat(kPoints)},
+                       "", 900000);
+    }
+    std::vector<std::pair<double, double>> by_peer, by_proxy;
+    for (const auto& line : result.lines) {
+      double count_peers = 0, count_proxies = 0, kib = 0;
+      if (line.size() == 5 && line[0] == "mem" && absl::SimpleAtod(line[2], &count_peers) &&
+          absl::SimpleAtod(line[3], &count_proxies) && absl::SimpleAtod(line[4], &kib)) {
+        (line[1] == "peers" ? by_peer : by_proxy)
+            .emplace_back(line[1] == "peers" ? count_peers : count_proxies, kib);
+      }
+    }
+    if (result.ok && by_peer.size() >= 2 && by_proxy.size() >= 2) {
+      per_proxy.rate = slope(by_proxy);
+      per_proxy.floor_name = "target KiB";
+      per_proxy.floor_value = 1;
+      per_proxy.ratio = std::max(per_proxy.rate, 0.01) / 1.0;
+      verdictMax(per_proxy, 1.0);
+      per_peer.rate = slope(by_peer);
+      per_peer.verdict = "";
+      per_peer.note =
+          absl::StrFormat("RSS %.0f MiB at %d x %d", by_proxy.back().second / 1024, peers, proxies);
+    }
+    rows_.push_back(per_proxy);
+    rows_.push_back(per_peer);
   }
 
   // binderd's memory per idle client: its RSS (anon + file + shmem, /proc/PID/status) before and
@@ -669,8 +757,11 @@ class Harness {
       std::fprintf(stderr, "bench: %s not built, gateway rows skipped\n", bindergw.c_str());
       return;
     }
-    // gRPC floors first (their own processes), TCP loopback and unix:.
+    // gRPC floors first (their own processes), TCP loopback and unix:: ping-pong, then the
+    // one-direction bandwidth of 1 MiB frames.
     std::vector<RoleResult> grpc;
+    std::vector<RoleResult> grpc_bw;
+    const size_t bw_count = std::max<size_t>(4, static_cast<size_t>(256 * options_.scale));
     for (const std::string& transport : {std::string("tcp"), std::string("unix")}) {
       const std::string listen =
           transport == "tcp" ? "127.0.0.1:0" : absl::StrCat("unix:", dir, "/grpc-floor.sock");
@@ -686,6 +777,7 @@ class Harness {
         std::fprintf(stderr, "bench: gRPC floor server failed:\n%s",
                      procs.logTail("grpc-server-" + transport).c_str());
         grpc.emplace_back();
+        grpc_bw.emplace_back();
         continue;
       }
       const std::string connect = transport == "tcp" ? "127.0.0.1:" + words[1] : listen;
@@ -694,6 +786,10 @@ class Harness {
         args.push_back(arg);
       }
       grpc.push_back(runRole(procs, "grpc-client-" + transport, "grpc-client", args, "", 300000));
+      grpc_bw.push_back(runRole(procs, "grpc-bw-" + transport, "grpc-client",
+                                {"--connect", connect, "--mode", "stream", "--size",
+                                 absl::StrCat(kMaxPayload), "--count", absl::StrCat(bw_count)},
+                                "", 300000));
       procs.stop(server);
     }
 
@@ -703,8 +799,14 @@ class Harness {
       return;
     }
     const int port = freeTcpPort();
-    const std::vector<std::string> common = {"--insecure", "--log-level", "warn",
-                                             "--discovery-interval-ms", "200"};
+    // 4 MiB receive areas (as every bench process) so that 1 MiB calls fit.
+    const std::vector<std::string> common = {"--insecure",
+                                             "--log-level",
+                                             "warn",
+                                             "--discovery-interval-ms",
+                                             "200",
+                                             "--receive-area-bytes",
+                                             absl::StrCat(kBenchReceiveArea)};
     std::vector<std::string> gw_b = {
         bindergw,   "--gateway-id", "gwB", "--listen", absl::StrCat("127.0.0.1:", port),
         "--export", "bench.*"};
@@ -756,6 +858,84 @@ class Harness {
       rows_.push_back(row);
     }
     threadRows(procs, placement, "gateway", "b.bench.0", host_a, {1, 16}, true);
+
+    // ---- bandwidth: 1 MiB calls and a pipe stream vs gRPC's one-direction stream ---------------
+    for (size_t t = 0; t < grpc_bw.size(); ++t) {
+      Row row;
+      row.placement = placement;
+      row.name = t == 0 ? "floor: gRPC stream MB/s tcp" : "floor: gRPC stream MB/s unix:";
+      row.size = kMaxPayload;
+      row.is_rate = true;
+      row.n = bw_count;
+      if (auto mb = mbOf(grpc_bw[t])) {
+        row.rate = *mb;
+      } else {
+        row.verdict = "n/a";
+      }
+      rows_.push_back(row);
+    }
+    const std::optional<double> grpc_mb = grpc_bw.empty() ? std::nullopt : mbOf(grpc_bw[0]);
+    auto bandwidthRow = [&](const std::string& name, size_t size, size_t n,
+                            const RoleResult& result) {
+      Row row;
+      row.placement = placement;
+      row.name = name;
+      row.size = size;
+      row.is_rate = true;
+      row.n = n;
+      if (auto mb = mbOf(result)) {
+        row.rate = *mb;
+        if (grpc_mb) {
+          row.floor_name = "gRPC stream MB/s tcp";
+          row.floor_value = *grpc_mb;
+          row.ratio = row.rate / *grpc_mb;
+          verdictMin(row, 0.7);
+        }
+      } else {
+        // Not measured (n/a, the exit status says so) whatever failed, with the reason.
+        row.verdict = "n/a";
+        row.note = failOf(result, size);
+        if (row.note.empty()) {
+          row.note = result.error;
+        }
+      }
+      rows_.push_back(row);
+    };
+    // kSink (empty reply) from kGatewayCallers threads: the payload crosses one way, several
+    // calls in flight like the gRPC stream's window (3 x 1 MiB fit gateway A's 4 MiB receive area).
+    constexpr int kGatewayCallers = 3;
+    const int64_t ms = std::max<int64_t>(200, static_cast<int64_t>(2000 * options_.scale));
+    RoleResult calls = runRole(procs, "client-gw-mb", "binder-client",
+                               {"--service", "b.bench.0", "--mode", "threads", "--code", "sink",
+                                "--threads", absl::StrCat(kGatewayCallers), "--size",
+                                absl::StrCat(kMaxPayload), "--ms", absl::StrCat(ms)},
+                               host_a, 120000);
+    size_t n_calls = 0;
+    for (const auto& line : calls.lines) {
+      if (line.size() == 5 && line[0] == "rate") {
+        (void)absl::SimpleAtoi(line[2], &n_calls);
+      }
+    }
+    bandwidthRow(absl::StrCat("gateway MB/s, 1 MiB calls, ", kGatewayCallers, " callers"),
+                 kMaxPayload, n_calls, calls);
+    // A pipe's write end passed from A to B's server, which writes into it (gateway fd stream).
+    const size_t pipe_bytes =
+        std::max<size_t>(1 << 20, static_cast<size_t>(256.0 * options_.scale) << 20);
+    RoleResult pipe =
+        runRole(procs, "client-gw-pipe", "binder-client",
+                {"--service", "b.bench.0", "--mode", "pipe", "--bytes", absl::StrCat(pipe_bytes)},
+                host_a, 300000);
+    bandwidthRow("gateway MB/s, pipe fd stream B->A", pipe_bytes, 1, pipe);
+  }
+
+  static std::optional<double> mbOf(const RoleResult& result) {
+    for (const auto& line : result.lines) {
+      double mb = 0;
+      if (line.size() == 5 && line[0] == "rate" && absl::SimpleAtod(line[4], &mb)) {
+        return mb;
+      }
+    }
+    return std::nullopt;
   }
 
   const Options options_;
@@ -780,7 +960,8 @@ void printTable(const std::vector<Row>& rows, FILE* out) {
     const std::string value =
         (row.verdict == "n/a" || row.verdict == "fail") && row.p50 == 0 && row.rate == 0
             ? "failed"
-            : (row.is_rate ? absl::StrFormat("%.0f", row.rate) : absl::StrFormat("%.1f", row.p50));
+            : (row.is_rate ? absl::StrFormat(row.rate < 10 ? "%.2f" : "%.0f", row.rate)
+                           : absl::StrFormat("%.1f", row.p50));
     const std::string p99 = row.is_rate || row.p99 == 0 ? "" : absl::StrFormat("%.1f", row.p99);
     const std::string floor_value = row.floor_name.empty()
                                         ? ""
@@ -885,6 +1066,12 @@ int runHarness(const Flags& flags) {
       options.gateway = false;
     } else if (key == "build-dir") {
       options.build_dir = value;
+    } else if (key == "mem-peers" || key == "mem-proxies") {
+      int n = 0;
+      if (!absl::SimpleAtoi(value, &n) || n <= 0) {
+        die("--" + key + ": " + value);
+      }
+      (key == "mem-peers" ? options.mem_peers : options.mem_proxies) = n;
     } else {
       die("unknown flag --" + key);
     }
@@ -946,6 +1133,9 @@ int main(int argc, char** argv) {
     }
     if (role == "grpc-client") {
       return runGrpcClient(flags);
+    }
+    if (role == "fake-peers") {
+      return runFakePeers(flags);
     }
     die("unknown role " + role);
   }

@@ -1,9 +1,12 @@
 #include "bench/binder_roles.h"
 
+#include <fcntl.h>
 #include <linux/android/binder.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -107,12 +110,59 @@ class BenchNode final : public runtime::LocalBinder {
         }
         return;
       }
+      case kSinkCode:
+        if (responder != nullptr) {
+          (void)responder->replyBuffer({}, 0);
+        }
+        return;
+      case kDumpCode:
+        if (responder != nullptr) {
+          const int err = dump(call.buffer);
+          if (err == 0) {
+            (void)responder->replyBuffer({}, 0);
+          } else {
+            (void)responder->replyStatus(-err);
+          }
+        }
+        return;
       default:
         if (responder != nullptr) {
           (void)responder->replyStatus(-74);  // UNKNOWN_TRANSACTION
         }
     }
   }
+
+  // kDump: an fd object at offset 0, then the uint64 byte count. 0 or an errno.
+  static int dump(const runtime::RawBuffer& buffer) {
+    binder_fd_object object{};
+    uint64_t bytes = 0;
+    if (buffer.offsets.size() != 1 || buffer.offsets[0] != 0 ||
+        buffer.data.size() < sizeof object + sizeof bytes) {
+      return EINVAL;
+    }
+    std::memcpy(&object, buffer.data.data(), sizeof object);
+    std::memcpy(&bytes, buffer.data.data() + sizeof object, sizeof bytes);
+    if (object.hdr.type != BINDER_TYPE_FD) {
+      return EINVAL;
+    }
+    const int fd = static_cast<int>(object.fd);
+    // One period (256) longer than a write, so that any write can start at done % 256.
+    static const std::vector<uint8_t> chunk = makePayload(kDumpChunk + 256);
+    uint64_t done = 0;
+    while (done < bytes) {
+      const size_t n = static_cast<size_t>(std::min<uint64_t>(kDumpChunk, bytes - done));
+      const ssize_t wrote = ::write(fd, chunk.data() + (done % 256), n);
+      if (wrote < 0) {
+        if (errno == EINTR) {
+          continue;
+        }
+        return errno;
+      }
+      done += static_cast<uint64_t>(wrote);
+    }
+    return 0;
+  }
+  static constexpr size_t kDumpChunk = 64 * 1024;
 
  private:
   Counter* const counter_;
@@ -254,6 +304,9 @@ void runThreads(const std::shared_ptr<runtime::ProcessState>& state, const Targe
                 const Flags& flags) {
   const int64_t threads = intFlag(flags, "threads", 1);
   const size_t size = static_cast<size_t>(intFlag(flags, "size", 128));
+  const bool sink = flagOr(flags, "code", "echo") == "sink";
+  const uint32_t code = sink ? kSinkCode : kEchoCode;
+  const size_t expect = sink ? 0 : size;
   const int64_t duration_ns = intFlag(flags, "ms", 1000) * 1000000;
   const std::vector<uint8_t> payload = makePayload(size);
   std::atomic<bool> go{false};
@@ -268,7 +321,7 @@ void runThreads(const std::shared_ptr<runtime::ProcessState>& state, const Targe
       size_t calls = 0;
       const int64_t deadline = start + duration_ns;
       while (nowNs() < deadline) {
-        call(*state, target.handle, kEchoCode, payload, size);
+        call(*state, target.handle, code, payload, expect);
         ++calls;
       }
       total += calls;
@@ -282,11 +335,92 @@ void runThreads(const std::shared_ptr<runtime::ProcessState>& state, const Targe
   std::printf("%s\n", rateLine(size, total.load(), nowNs() - start).c_str());
 }
 
+// kDump through a pipe: the service writes `bytes` into our pipe's write end (passed as an fd
+// object), a thread reads the read end until EOF and checks the pattern. MB/s from the call's
+// start to EOF (the service's copy of the write end is closed after its reply).
+void runPipe(const std::shared_ptr<runtime::ProcessState>& state, const Target& target,
+             const Flags& flags) {
+  const uint64_t bytes = static_cast<uint64_t>(intFlag(flags, "bytes", 1 << 20));
+  int p[2];
+  if (::pipe2(p, O_CLOEXEC) != 0) {
+    dieErrno("pipe2");
+  }
+  uint64_t got = 0;
+  bool mismatch = false;
+  int64_t eof_ns = 0;
+  std::atomic<bool> eof{false};
+  std::thread reader([&] {
+    const std::vector<uint8_t> reference = makePayload(64 * 1024 + 256);
+    std::vector<uint8_t> buf(64 * 1024);
+    for (;;) {
+      const ssize_t n = ::read(p[0], buf.data(), buf.size());
+      if (n < 0 && errno == EINTR) {
+        continue;
+      }
+      if (n <= 0) {
+        break;
+      }
+      if (std::memcmp(buf.data(), reference.data() + (got % 256), static_cast<size_t>(n)) != 0) {
+        mismatch = true;
+      }
+      got += static_cast<uint64_t>(n);
+    }
+    eof_ns = nowNs();
+    eof = true;
+  });
+  std::vector<uint8_t> request(sizeof(binder_fd_object) + sizeof bytes);
+  binder_fd_object object{};
+  object.hdr.type = BINDER_TYPE_FD;
+  object.fd = static_cast<uint32_t>(p[1]);
+  std::memcpy(request.data(), &object, sizeof object);
+  std::memcpy(request.data() + sizeof object, &bytes, sizeof bytes);
+  const binder_size_t offsets[] = {0};
+  const int64_t start = nowNs();
+  auto result = runtime::transactRaw(*state, target.handle, kDumpCode, 0,
+                                     {request, std::span<const binder_size_t>(offsets), {}});
+  ::close(p[1]);  // ours; the service's copy goes with its request buffer: then EOF
+  std::string error;
+  if (!result.ok()) {
+    error = absl::StrCat("transact: ", result.status().ToString());
+  } else if (result->outcome == runtime::RawOutcome::kStatusCode) {
+    error = absl::StrCat("status reply ", result->status);
+  } else if (result->outcome == runtime::RawOutcome::kFailedReply) {
+    error = absl::StrCat("BR_FAILED_REPLY errno ", result->error_errno, " (",
+                         std::strerror(result->error_errno), ")");
+  } else if (result->outcome != runtime::RawOutcome::kReply) {
+    error = absl::StrCat("outcome ", static_cast<int>(result->outcome));
+  }
+  // EOF within 60 s of the reply, else "no EOF" (the reader may block forever: we _Exit).
+  const int64_t deadline = nowNs() + 60'000'000'000;
+  while (error.empty() && !eof.load() && nowNs() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  if (error.empty() && !eof.load()) {
+    error = absl::StrCat("no EOF within 60 s of the reply (read ", got, " bytes)");
+  }
+  if (!error.empty()) {
+    std::printf("fail %llu %s\n", static_cast<unsigned long long>(bytes), error.c_str());
+    std::fflush(stdout);
+    std::_Exit(0);
+  }
+  reader.join();
+  if (got != bytes || mismatch) {
+    error = absl::StrCat("read ", got, " of ", bytes, " bytes", mismatch ? ", pattern wrong" : "");
+  }
+  if (!error.empty()) {
+    std::printf("fail %llu %s\n", static_cast<unsigned long long>(bytes), error.c_str());
+    return;
+  }
+  ::close(p[0]);
+  std::printf("%s\n", rateLine(static_cast<size_t>(bytes), 1, eof_ns - start).c_str());
+}
+
 }  // namespace
 
 int runBinderServer(const Flags& flags) {
   const int64_t nodes = intFlag(flags, "nodes", 4);
   const std::string prefix = flagOr(flags, "prefix", "bench.");
+  ::signal(SIGPIPE, SIG_IGN);  // kDump into a closed pipe is EPIPE, not death
   auto state = openState(16);
   Counter counter;
   std::vector<std::shared_ptr<BenchNode>> objects;
@@ -334,6 +468,8 @@ int runBinderClient(const Flags& flags) {
       runRtt(state, target, flags);
     } else if (mode == "threads") {
       runThreads(state, target, flags);
+    } else if (mode == "pipe") {
+      runPipe(state, target, flags);
     } else {
       die(absl::StrCat("unknown --mode ", mode));
     }

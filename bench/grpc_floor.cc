@@ -2,6 +2,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -22,13 +23,30 @@ std::string flagOr(const Flags& flags, const std::string& key, const std::string
   return it == flags.end() ? fallback : it->second;
 }
 
+constexpr uint32_t kStreamSinkCode = 2;
+constexpr uint32_t kStreamEndCode = 3;
+
 class EchoSession final : public netbinder::v1::Gateway::Service {
  public:
   grpc::Status Session(
       grpc::ServerContext* /*context*/,
       grpc::ServerReaderWriter<netbinder::v1::Frame, netbinder::v1::Frame>* stream) override {
     netbinder::v1::Frame frame;
+    uint64_t counted = 0;
     while (stream->Read(&frame)) {
+      if (frame.transaction().code() == kStreamSinkCode) {
+        ++counted;  // bandwidth: counted, not echoed
+        continue;
+      }
+      if (frame.transaction().code() == kStreamEndCode) {
+        netbinder::v1::Frame done;
+        done.mutable_transaction()->set_call_id(counted);
+        if (!stream->Write(done)) {
+          break;
+        }
+        counted = 0;
+        continue;
+      }
       if (!stream->Write(frame)) {
         break;
       }
@@ -77,6 +95,40 @@ int runGrpcClient(const Flags& flags) {
   auto stub = netbinder::v1::Gateway::NewStub(channel);
   grpc::ClientContext context;
   auto stream = stub->Session(&context);
+  if (flagOr(flags, "mode", "rtt") == "stream") {
+    size_t size = 0;
+    size_t count = 0;
+    if (!absl::SimpleAtoi(flagOr(flags, "size", "1048576"), &size) ||
+        !absl::SimpleAtoi(flagOr(flags, "count", "64"), &count) || count == 0) {
+      die("--size / --count");
+    }
+    const std::vector<uint8_t> payload = makePayload(size);
+    netbinder::v1::Frame frame;
+    auto* transaction = frame.mutable_transaction();
+    transaction->set_call_id(1);
+    transaction->set_code(kStreamSinkCode);
+    transaction->mutable_parcel()->set_data(payload.data(), payload.size());
+    netbinder::v1::Frame end;
+    end.mutable_transaction()->set_code(kStreamEndCode);
+    netbinder::v1::Frame done;
+    // Writes n frames and waits until the server has read them all.
+    auto burst = [&](size_t n) {
+      for (size_t i = 0; i < n; ++i) {
+        if (!stream->Write(frame)) {
+          die(absl::StrCat("gRPC stream to ", address, " broke"));
+        }
+      }
+      if (!stream->Write(end) || !stream->Read(&done) || done.transaction().call_id() != n) {
+        die(absl::StrCat("gRPC stream to ", address, " broke or lost frames"));
+      }
+    };
+    burst(std::max<size_t>(2, count / 8));
+    const int64_t start = nowNs();
+    burst(count);
+    std::printf("%s\n", rateLine(size, count, nowNs() - start).c_str());
+    std::fflush(stdout);
+    std::_Exit(0);
+  }
   for (absl::string_view part : absl::StrSplit(flagOr(flags, "sizes", "0"), ',')) {
     size_t size = 0;
     if (!absl::SimpleAtoi(part, &size)) {

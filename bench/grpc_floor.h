@@ -1,7 +1,10 @@
-// The gRPC floor of the gateway rows: one netbinder.v1.Gateway/Session bidirectional stream,
-// ping-pong (Write a Frame carrying a Transaction with N parcel bytes, Read the echo), with the
-// channel and server settings bindergw uses (gateway/transport/grpc_options.h). Our own server
+// The gRPC floors of the gateway rows: one netbinder.v1.Gateway/Session bidirectional stream with
+// the channel and server settings bindergw uses (gateway/transport/grpc_options.h). Our own server
 // and client, not bindergw: it measures what gRPC costs for the gateway's message shape.
+//   ping-pong:  Write a Frame carrying a Transaction with N parcel bytes (code 1), Read the echo;
+//   bandwidth:  Write C such frames back to back with code 2 (the server only counts them), then
+//               one with code 3, which the server answers once it has read everything before it:
+//               one-direction streaming, gRPC's flow control is the window.
 // Both run as `bench --role ...` children of the harness (no gRPC state crosses a fork).
 #pragma once
 
@@ -14,6 +17,9 @@ namespace nb::bench {
 int runGrpcServer(const Flags& flags);
 
 // --connect ADDR --sizes a,b,c --scale X --max-ms N; one rtt line per size.
+// --connect ADDR --mode stream --size N --count C: C frames of N bytes one way after C/8 (at
+// least 2) warm-up frames; one rate line (MB/s = N x C / time from the first timed Write to the
+// server's answer to the end frame).
 int runGrpcClient(const Flags& flags);
 
 }  // namespace nb::bench
