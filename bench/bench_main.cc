@@ -108,11 +108,15 @@ std::vector<Row> aggregate(const std::vector<std::vector<Row>>& repeats) {
   }
   for (const Row& first : repeats.front()) {
     std::vector<const Row*> ok;
+    std::string why;  // the first failed repeat's reason
     for (const auto& rows : repeats) {
       for (const Row& row : rows) {
-        if (row.placement == first.placement && row.name == first.name && row.size == first.size &&
-            row.verdict != "n/a" && row.verdict != "fail") {
-          ok.push_back(&row);
+        if (row.placement == first.placement && row.name == first.name && row.size == first.size) {
+          if (row.verdict != "n/a" && row.verdict != "fail") {
+            ok.push_back(&row);
+          } else if (why.empty()) {
+            why = row.note;
+          }
         }
       }
     }
@@ -153,9 +157,9 @@ std::vector<Row> aggregate(const std::vector<std::vector<Row>>& repeats) {
       row.note = absl::StrFormat("p99 = %.1f x p50 (target <= 5)", row.p99 / row.p50);
     }
     if (row.runs < static_cast<int>(repeats.size())) {
-      row.note += absl::StrFormat("%sfailed in %d of %d repeats", row.note.empty() ? "" : "; ",
+      row.note += absl::StrFormat("%sfailed in %d of %d repeats%s%s", row.note.empty() ? "" : "; ",
                                   static_cast<int>(repeats.size()) - row.runs,
-                                  static_cast<int>(repeats.size()));
+                                  static_cast<int>(repeats.size()), why.empty() ? "" : ": ", why);
     }
     out.push_back(row);
   }
@@ -604,12 +608,14 @@ class Harness {
     constexpr int kPoints = 4;
     Row per_proxy;
     per_proxy.placement = placement;
-    per_proxy.name = absl::StrCat("gateway KiB per imported proxy (", peers, "x", proxies, ")");
+    per_proxy.name = absl::StrCat("gateway KiB/imported proxy (", peers, "x", proxies, ")");
     per_proxy.is_rate = true;
     per_proxy.n = static_cast<size_t>(peers) * static_cast<size_t>(proxies);
     Row per_peer;
     per_peer.placement = placement;
     per_peer.name = absl::StrCat("gateway KiB per peer (", peers, " peers)");
+    // Not measured: the fake-peers role's last words (e.g. a step that was not imported in time).
+    auto reason = [](const RoleResult& r) { return r.ok ? std::string() : r.error; };
     per_peer.is_rate = true;
     per_peer.n = static_cast<size_t>(peers);
     per_proxy.verdict = per_peer.verdict = "n/a";
@@ -648,6 +654,9 @@ class Harness {
       per_peer.verdict = "";
       per_peer.note =
           absl::StrFormat("RSS %.0f MiB at %d x %d", by_proxy.back().second / 1024, peers, proxies);
+    }
+    if (per_proxy.verdict == "n/a") {
+      per_proxy.note = per_peer.note = reason(result);
     }
     rows_.push_back(per_proxy);
     rows_.push_back(per_peer);

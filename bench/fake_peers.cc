@@ -234,7 +234,7 @@ int runFakePeers(const Flags& flags) {
   const int peers = static_cast<int>(intFlag(flags, "peers", 10));
   const int proxies = static_cast<int>(intFlag(flags, "proxies", 10));
   const int points = static_cast<int>(std::max<int64_t>(2, intFlag(flags, "points", 5)));
-  const int64_t step_timeout_ms = intFlag(flags, "step-timeout-ms", 120000);
+  const int64_t step_timeout_ms = intFlag(flags, "step-timeout-ms", 300000);
   if (address.empty() || pid <= 0 || peers < points || proxies < 2) {
     die("fake-peers: --connect, --gateway-pid, --peers >= --points, --proxies >= 2 needed");
   }

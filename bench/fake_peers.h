@@ -16,7 +16,7 @@
 //   phase "proxies": every peer's list grows in --points steps up to --proxies names
 //
 // and prints one line per sample, "mem PHASE PEERS PROXIES RSS_KIB", then "done". A step that
-// is not imported within --step-timeout-ms (120000) ends the role with exit status 1.
+// is not imported within --step-timeout-ms (300000) ends the role with exit status 1.
 #pragma once
 
 #include "bench/binder_roles.h"
