@@ -73,7 +73,8 @@ class BinderdDevice final : public Device {
   Backend backend() const override { return Backend::kBinderd; }
   int fd() const override { return fd_; }
   int ioctl(unsigned long request, void* arg) override {
-    return nb_binder_ioctl(fd_, request, arg) < 0 ? errno : 0;
+    // The runtime passes only its own structures and buffers (see nb_binder_ioctl_trusted).
+    return nb_binder_ioctl_trusted(fd_, request, arg) < 0 ? errno : 0;
   }
   absl::StatusOr<void*> mapReceiveArea(size_t size) override {
     void* addr = nb_binder_mmap(nullptr, size, PROT_READ, MAP_PRIVATE | MAP_NORESERVE, fd_, 0);

@@ -65,11 +65,12 @@ int copyFaultErrno(uint32_t cmd) {
   }
 }
 
-// task_nice(current) for the calling thread (reported with every ioctl).
+// task_nice(current) for the calling thread (reported with every ioctl). On Linux the nice value
+// is per thread, and PRIO_PROCESS with who 0 names the calling thread.
 int32_t currentNice() {
   const int saved = errno;
   errno = 0;
-  const int nice = ::getpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)));
+  const int nice = ::getpriority(PRIO_PROCESS, 0);
   const int32_t result = errno != 0 ? 0 : std::clamp(nice, -20, 19);
   errno = saved;
   return result;
@@ -80,7 +81,7 @@ int32_t currentNice() {
 // nice the rlimit allows; nothing if even that is out of range ("RLIMIT_NICE not set").
 void applyNice(int32_t nice) {
   const int saved = errno;
-  const auto tid = static_cast<id_t>(::syscall(SYS_gettid));
+  const id_t tid = 0;  // the calling thread (see currentNice)
   if (::setpriority(PRIO_PROCESS, tid, nice) != 0 && (errno == EPERM || errno == EACCES)) {
     rlimit rl{};
     if (::getrlimit(RLIMIT_NICE, &rl) == 0) {
@@ -162,12 +163,32 @@ struct PendingIoctl {
   std::vector<uint8_t> write_bytes;  // inline write stream (BINDER_WRITE_READ)
   binder_write_read bwr{};
   bool is_wr = false;
+  // The caller vouches that arg and the bwr's buffers are its own valid memory
+  // (nb_binder_ioctl_trusted): copies need no fault checking.
+  bool trusted = false;
 
   bool longWrite() const {
     return is_wr && bwr.write_size > bwr.write_consumed &&
            (req.flags & wire::kIoctlWriteInline) == 0;
   }
 };
+
+// Copies from and to the caller's memory: checked (EFAULT, never a crash, as copy_from_user) for
+// a program's pointers; a plain memcpy for the runtime's own buffers, which saves the syscalls.
+bool userRead(const PendingIoctl& io, uint64_t from, void* to, size_t len) {
+  if (io.trusted) {
+    std::memcpy(to, reinterpret_cast<const void*>(from), len);
+    return true;
+  }
+  return safeRead(from, to, len);
+}
+bool userWrite(const PendingIoctl& io, uint64_t to, const void* from, size_t len) {
+  if (io.trusted) {
+    std::memcpy(reinterpret_cast<void*>(to), from, len);
+    return true;
+  }
+  return safeWrite(to, from, len);
+}
 
 // The kernel's read starts by writing BR_NOOP at the read position when nothing was consumed yet
 // (and fails with EFAULT if it cannot, after the write part). Probe the same way: with the same
@@ -184,8 +205,27 @@ bool readBufferWritable(const binder_write_read& bwr) {
   return safeWrite(at, &word, sizeof(word));
 }
 
+// True if the inline write stream holds no BC_TRANSACTION(_SG): the driver then has no use for
+// the caller's nice (a read or a sent transaction are where it takes it). A stream that does not
+// parse, or is not inline, counts as sending one.
+bool sendsNoTransaction(const PendingIoctl& io) {
+  if ((io.req.flags & wire::kIoctlWriteInline) == 0) {
+    return io.bwr.write_size <= io.bwr.write_consumed;
+  }
+  size_t at = 0;
+  while (at + sizeof(uint32_t) <= io.write_bytes.size()) {
+    uint32_t cmd;
+    std::memcpy(&cmd, io.write_bytes.data() + at, sizeof(cmd));
+    if (cmd == BC_TRANSACTION || cmd == BC_TRANSACTION_SG) {
+      return false;
+    }
+    at += sizeof(cmd) + _IOC_SIZE(cmd);
+  }
+  return at == io.write_bytes.size();
+}
+
 // Copies the argument (and a short write stream) in, as copy_from_user would.
-int prepareIoctl(int fd, uint32_t cmd, uint64_t arg, PendingIoctl& io) {
+int prepareIoctl(const File& file, uint32_t cmd, uint64_t arg, PendingIoctl& io) {
   const uint32_t size = _IOC_SIZE(cmd);
   const uint32_t dir = _IOC_DIR(cmd);
   if (dir == _IOC_NONE || size > wire::kMaxIoctlArg) {
@@ -194,18 +234,18 @@ int prepareIoctl(int fd, uint32_t cmd, uint64_t arg, PendingIoctl& io) {
   io.cmd = cmd;
   io.arg = arg;
   io.arg_bytes.resize(size);
-  if ((dir & _IOC_WRITE) != 0 && readsArgument(cmd) && !safeRead(arg, io.arg_bytes.data(), size)) {
+  if ((dir & _IOC_WRITE) != 0 && readsArgument(cmd) &&
+      !userRead(io, arg, io.arg_bytes.data(), size)) {
     return copyFaultErrno(cmd);
   }
   io.req.cmd = cmd;
   io.req.arg_size = size;
-  io.req.nice = currentNice();
-  int fl = sysFcntl(fd, F_GETFL, 0);
-  if (fl >= 0 && (fl & O_NONBLOCK) != 0) {
+  if (file.nonblock.load(std::memory_order_relaxed)) {
     io.req.flags |= wire::kIoctlNonblock;
   }
   io.is_wr = cmd == BINDER_WRITE_READ;
   if (!io.is_wr) {
+    io.req.flags |= wire::kIoctlNiceUnread;
     return 0;
   }
   binder_write_read& bwr = io.bwr;
@@ -213,16 +253,22 @@ int prepareIoctl(int fd, uint32_t cmd, uint64_t arg, PendingIoctl& io) {
   if (bwr.write_size > bwr.write_consumed &&
       bwr.write_size - bwr.write_consumed <= wire::kMaxInlineWrite) {
     io.write_bytes.resize(bwr.write_size - bwr.write_consumed);
-    if (!safeRead(bwr.write_buffer + bwr.write_consumed, io.write_bytes.data(),
+    if (!userRead(io, bwr.write_buffer + bwr.write_consumed, io.write_bytes.data(),
                   io.write_bytes.size())) {
       return EFAULT;
     }
     io.req.flags |= wire::kIoctlWriteInline;
   }
-  if (bwr.read_size > bwr.read_consumed) {
+  const bool reads = bwr.read_size > bwr.read_consumed;
+  if (reads || !sendsNoTransaction(io)) {
+    io.req.nice = currentNice();
+  } else {
+    io.req.flags |= wire::kIoctlNiceUnread;
+  }
+  if (reads) {
     io.req.read_capacity = static_cast<uint32_t>(
         std::min<uint64_t>(bwr.read_size - bwr.read_consumed, wire::kMaxReadChunk));
-    if (!readBufferWritable(bwr)) {
+    if (!io.trusted && !readBufferWritable(bwr)) {
       io.req.flags |= wire::kIoctlReadFault;
       io.req.read_capacity = 0;
     }
@@ -241,7 +287,7 @@ int sendInlineFor(const File& file, int sock, const PendingIoctl& io) {
   }
   std::vector<uint8_t> bytes(
       std::min<uint64_t>(io.bwr.write_size - io.bwr.write_consumed, wire::kMaxInlineBytes));
-  if (!safeRead(at, bytes.data(), bytes.size())) {
+  if (!userRead(io, at, bytes.data(), bytes.size())) {
     return EFAULT;
   }
   return sendInline(sock, file.mode, bytes, at, true) == 0 ? 0 : EIO;
@@ -272,30 +318,44 @@ int applyIoctlReply(const Message& reply, const PendingIoctl& io) {
       sysClose(victim);
     }
   }
-  int result = reply.header.error;
-  if (io.is_wr && head.read_size > 0 &&
-      !safeWrite(io.bwr.read_buffer + io.bwr.read_consumed, read_bytes, head.read_size)) {
-    result = EFAULT;
-  }
-  if (io.is_wr && result == 0 && (head.flags & wire::kReplySpawnAtWord0) != 0) {
-    const uint32_t spawn = BR_SPAWN_LOOPER;
-    if (!safeWrite(io.bwr.read_buffer, &spawn, sizeof(spawn))) {
-      result = EFAULT;  // put_user(BR_SPAWN_LOOPER, buffer) failed: bwr is still copied back
-    }
-  }
   if ((head.flags & wire::kReplySetNice) != 0) {
     applyNice(head.nice);
   }
+  int result = reply.header.error;
+  const uint64_t read_at = io.bwr.read_buffer + io.bwr.read_consumed;
+  const bool spawn = (head.flags & wire::kReplySpawnAtWord0) != 0;
+  if (io.is_wr && head.read_size > 0 && head.arg_size > 0 && !spawn && !io.trusted) {
+    // The common BINDER_WRITE_READ: the read stream, then the bwr, in one syscall.
+    switch (safeWrite2(read_at, read_bytes, head.read_size, io.arg, out_arg, head.arg_size)) {
+      case 0:
+        return result;
+      case 2:
+        return copyFaultErrno(io.cmd);
+      default:
+        result = EFAULT;  // the read stream faulted: bwr is still copied back
+        return safeWrite(io.arg, out_arg, head.arg_size) ? result : copyFaultErrno(io.cmd);
+    }
+  }
+  if (io.is_wr && head.read_size > 0 && !userWrite(io, read_at, read_bytes, head.read_size)) {
+    result = EFAULT;
+  }
+  if (io.is_wr && result == 0 && spawn) {
+    const uint32_t word = BR_SPAWN_LOOPER;
+    if (!userWrite(io, io.bwr.read_buffer, &word, sizeof(word))) {
+      result = EFAULT;  // put_user(BR_SPAWN_LOOPER, buffer) failed: bwr is still copied back
+    }
+  }
   const bool copy_back = io.is_wr || (result == 0 && (_IOC_DIR(io.cmd) & _IOC_READ) != 0);
-  if (copy_back && head.arg_size > 0 && !safeWrite(io.arg, out_arg, head.arg_size)) {
+  if (copy_back && head.arg_size > 0 && !userWrite(io, io.arg, out_arg, head.arg_size)) {
     return copyFaultErrno(io.cmd);
   }
   return result;
 }
 
-int doIoctl(File& file, int fd, uint32_t cmd, uint64_t arg) {
+int doIoctl(File& file, uint32_t cmd, uint64_t arg, bool trusted) {
   PendingIoctl io;
-  if (int err = prepareIoctl(fd, cmd, arg, io); err != 0) {
+  io.trusted = trusted;
+  if (int err = prepareIoctl(file, cmd, arg, io); err != 0) {
     return err;
   }
   int err = 0;
@@ -349,7 +409,7 @@ int nb_binder_open(const char* device_path_or_name, int flags) {
   auto file = std::make_shared<File>();
   file->id = nextFileId();
   file->socket_path = resolveSocketPath(device_path_or_name);
-  file->opener_pid = ::getpid();
+  file->opener_pid = selfPid();
   int sock = connectSeqpacket(file->socket_path.c_str());
   if (sock < 0) {
     return fail(-sock == ECONNREFUSED ? ENOENT : -sock);
@@ -390,6 +450,7 @@ int nb_binder_open(const char* device_path_or_name, int flags) {
   }
   if ((flags & O_NONBLOCK) != 0) {
     sysFcntl(fd, F_SETFL, O_NONBLOCK);
+    file->nonblock.store(true);
   }
   if (!registerFd(fd, file)) {
     sysClose(fd);
@@ -404,8 +465,45 @@ int nb_binder_ioctl(int fd, unsigned long request, void* arg) {
   if (!file) {
     return fail(EBADF);
   }
-  int err = doIoctl(*file, fd, static_cast<uint32_t>(request), reinterpret_cast<uint64_t>(arg));
+  switch (request) {
+    case FIONBIO:
+    case FIOASYNC:
+    case FIOCLEX:
+    case FIONCLEX: {
+      // Handled by the VFS before the kernel's driver sees them: apply to the fd itself.
+      const int r = static_cast<int>(::syscall(SYS_ioctl, fd, request, arg));
+      if (r == 0) {
+        nb_binder_refresh_flags(fd);
+      }
+      return r;
+    }
+    default:
+      break;
+  }
+  int err = doIoctl(*file, static_cast<uint32_t>(request), reinterpret_cast<uint64_t>(arg),
+                    /*trusted=*/false);
   return err == 0 ? 0 : fail(err);
+}
+
+int nb_binder_ioctl_trusted(int fd, unsigned long request, void* arg) {
+  using namespace nb::client;
+  FilePtr file = lookup(fd);
+  if (!file) {
+    return fail(EBADF);
+  }
+  int err = doIoctl(*file, static_cast<uint32_t>(request), reinterpret_cast<uint64_t>(arg),
+                    /*trusted=*/true);
+  return err == 0 ? 0 : fail(err);
+}
+
+void nb_binder_refresh_flags(int fd) {
+  using namespace nb::client;
+  if (FilePtr file = lookup(fd)) {
+    const int fl = sysFcntl(fd, F_GETFL, 0);
+    if (fl >= 0) {
+      file->nonblock.store((fl & O_NONBLOCK) != 0);
+    }
+  }
 }
 
 void* nb_binder_mmap(void* addr, size_t len, int prot, int flags, int fd, off_t /*off*/) {
@@ -415,7 +513,7 @@ void* nb_binder_mmap(void* addr, size_t len, int prot, int flags, int fd, off_t 
     errno = EBADF;
     return MAP_FAILED;
   }
-  if (::getpid() != file->opener_pid) {
+  if (selfPid() != file->opener_pid) {
     errno = EINVAL;
     return MAP_FAILED;
   }

@@ -23,7 +23,17 @@ extern "C" {
 // $NETBINDER_DIR/<name> (default /run/netbinder) unless a path to a socket is given.
 // Returns the fd or -1 with errno (ENOENT when binderd is not running).
 int nb_binder_open(const char* device_path_or_name, int flags);
+// Also takes the VFS-level ioctls (FIONBIO, FIOASYNC, FIOCLEX, FIONCLEX) and applies them to fd.
 int nb_binder_ioctl(int fd, unsigned long request, void* arg);
+// nb_binder_ioctl for a caller whose arg, and for BINDER_WRITE_READ whose write and read buffers,
+// are valid memory it owns (the netbinder runtime's own buffers): they are copied with memcpy
+// instead of the fault-checked process_vm_* copies that report EFAULT for a bad pointer, which
+// saves up to five syscalls per ioctl. A bad pointer here crashes the caller, as any bad memcpy.
+// Transaction payloads are still read by binderd with its checked copies.
+int nb_binder_ioctl_trusted(int fd, unsigned long request, void* arg);
+// The library caches the fd's O_NONBLOCK (a syscall per ioctl otherwise): call after changing
+// the status flags of a binder fd with fcntl(F_SETFL) (the shim does).
+void nb_binder_refresh_flags(int fd);
 void* nb_binder_mmap(void* addr, size_t len, int prot, int flags, int fd, off_t off);
 // Unmaps [addr, addr+len); if it overlaps a binder area, tells binderd (kernel vma close).
 int nb_binder_munmap(void* addr, size_t len);

@@ -6,6 +6,8 @@
 #include <cerrno>
 #include <unordered_map>
 
+#include "local_driver/client/safe_memory.h"
+
 namespace nb::client {
 namespace {
 
@@ -46,7 +48,7 @@ struct ThreadState {
   std::vector<TlsEntry> entries;
   ~ThreadState() {
     for (auto& e : entries) {
-      if (e.pid == ::getpid()) {
+      if (e.pid == selfPid()) {
         e.conn->close();
       }
     }
@@ -65,6 +67,7 @@ bool overlaps(const File& f, uint64_t start, uint64_t len) {
 void forkPrepare() { tableMutex().lock(); }
 void forkParent() { tableMutex().unlock(); }
 void forkChild() {
+  resetSelfPid();
   auto retire = [](File& f) {
     if (f.control_fd >= 0) {
       sysClose(f.control_fd);
@@ -178,7 +181,7 @@ std::vector<FilePtr> takeMappedOverlapping(uint64_t start, uint64_t len) {
 }
 
 std::shared_ptr<ThreadConn> threadConn(File& file, int* err) {
-  const pid_t pid = ::getpid();
+  const pid_t pid = selfPid();
   auto& entries = t_state.entries;
   for (auto it = entries.begin(); it != entries.end(); ++it) {
     if (it->file_id != file.id) {

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "local_driver/client/safe_memory.h"
 #include "local_driver/client/seqpacket.h"
 #include "local_driver/client/wire.h"
 
@@ -60,6 +61,9 @@ struct File {
   uint64_t map_addr = 0;
   uint64_t map_len = 0;
   bool mapped = false;
+  // O_NONBLOCK of the open file description, cached because F_GETFL per ioctl is a syscall.
+  // Set at open; refreshed when the shim sees F_SETFL or FIONBIO (nb_binder_refresh_flags).
+  std::atomic<bool> nonblock{false};
 
   ~File() {
     for (auto& conn : thread_conns) {
@@ -74,7 +78,7 @@ struct File {
   int controlCall(wire::Op op, std::span<const uint8_t> payload, Message& reply) {
     // A forked child shares the parent's control socket: it must never speak for the parent
     // (the kernel ties mmap to the opener and the child has no copy of the area).
-    if (::getpid() != opener_pid) {
+    if (selfPid() != opener_pid) {
       return EINVAL;
     }
     int err = sendMessage(control_fd, op, 0, payload);

@@ -161,6 +161,9 @@ inline constexpr uint32_t kIoctlWriteInline = 1u << 1;  // write stream follows 
 // The read buffer is not writable (the client probed it as the kernel's first put_user would):
 // process the write part only, then fail the ioctl with EFAULT.
 inline constexpr uint32_t kIoctlReadFault = 1u << 2;
+// `nice` was not read (it is 0): the ioctl neither reads nor sends a transaction, the only
+// places the driver uses the caller's nice, so the daemon keeps the thread's last known one.
+inline constexpr uint32_t kIoctlNiceUnread = 1u << 3;
 
 // kIoctl: IoctlRequest, then `arg_size` bytes of the argument (binder_write_read for
 // BINDER_WRITE_READ), then for WRITE_READ with kIoctlWriteInline the write stream bytes

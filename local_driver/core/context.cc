@@ -351,11 +351,14 @@ WriteReadResult Context::resumeRead(ProcId id, Tid tid, binder_write_read& bwr,
 }
 
 void Context::setNice(Thread* thread, int nice) {
-  if (nice < kMinNice || nice > kMaxNice) {
+  // Equal to what the thread runs at (its last report, or a change still pending): nothing to
+  // apply. Saves the client a setpriority per call in the common case of equal nices.
+  if (nice < kMinNice || nice > kMaxNice || (thread->nice_known && nice == thread->nice)) {
     return;
   }
   thread->nice = nice;
   thread->nice_pending = true;
+  thread->nice_known = true;
 }
 
 void Context::setThreadNice(ProcId id, Tid tid, int nice) {
@@ -366,6 +369,7 @@ void Context::setThreadNice(ProcId id, Tid tid, int nice) {
   Thread* thread = getThread(proc, tid);
   thread->nice = nice;
   thread->nice_pending = false;  // the client's own value: nothing left to apply
+  thread->nice_known = true;
 }
 
 WriteReadResult Context::attachNice(ProcId id, Tid tid, WriteReadResult result) {

@@ -67,6 +67,7 @@ struct Thread {
   // client has still to apply (returned with the next kDone result).
   int nice = 0;
   bool nice_pending = false;
+  bool nice_known = false;  // `nice` is the thread's real nice (reported, or set and pending)
 
   bool parked = false;  // a read returned WouldBlock and the client waits
   bool parked_for_proc_work = false;

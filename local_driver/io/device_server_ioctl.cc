@@ -31,7 +31,8 @@ void DeviceServer::handleIoctl(Conn& conn, Message& msg) {
     return dropConn(conn);
   }
   std::memcpy(&req, msg.payload.data(), sizeof(req));
-  const uint32_t known = wire::kIoctlNonblock | wire::kIoctlWriteInline | wire::kIoctlReadFault;
+  const uint32_t known = wire::kIoctlNonblock | wire::kIoctlWriteInline | wire::kIoctlReadFault |
+                         wire::kIoctlNiceUnread;
   const size_t rest = msg.payload.size() - sizeof(req);
   if ((req.flags & ~known) != 0 || req.reserved != 0 || req.nice < -20 || req.nice > 19 ||
       req.arg_size != _IOC_SIZE(req.cmd) || req.arg_size > wire::kMaxIoctlArg ||
@@ -41,7 +42,9 @@ void DeviceServer::handleIoctl(Conn& conn, Message& msg) {
   std::span<const uint8_t> arg(msg.payload.data() + sizeof(req), req.arg_size);
   std::span<const uint8_t> tail(arg.data() + arg.size(), rest - req.arg_size);
   conn.nonblock = (req.flags & wire::kIoctlNonblock) != 0;
-  driver_.setThreadNice(conn.proc->id, conn.tid, req.nice);
+  if ((req.flags & wire::kIoctlNiceUnread) == 0) {
+    driver_.setThreadNice(conn.proc->id, conn.tid, req.nice);
+  }
   if (req.cmd == BINDER_WRITE_READ) {
     return handleWriteRead(conn, req, arg, tail);
   }

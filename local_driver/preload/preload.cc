@@ -264,7 +264,11 @@ int fcntl(int fd, int cmd, ...) {
     return nb_binder_fcntl_dupfd(fd, cmd, static_cast<int>(arg));
   }
   NB_NEXT(fcntl);
-  return real_fcntl(fd, cmd, arg);
+  const int r = real_fcntl(fd, cmd, arg);
+  if (cmd == F_SETFL && r == 0 && nb_binder_is_binder_fd(fd)) {
+    nb_binder_refresh_flags(fd);
+  }
+  return r;
 }
 
 int fcntl64(int fd, int cmd, ...) {
@@ -276,7 +280,11 @@ int fcntl64(int fd, int cmd, ...) {
     return nb_binder_fcntl_dupfd(fd, cmd, static_cast<int>(arg));
   }
   NB_NEXT(fcntl64);
-  return real_fcntl64(fd, cmd, arg);
+  const int r = real_fcntl64(fd, cmd, arg);
+  if (cmd == F_SETFL && r == 0 && nb_binder_is_binder_fd(fd)) {
+    nb_binder_refresh_flags(fd);
+  }
+  return r;
 }
 
 // Descriptors closed in bulk stop being binder fds (their numbers may be reused at once).

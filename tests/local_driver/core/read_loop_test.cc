@@ -261,11 +261,24 @@ TEST_F(PriorityTest, OnewayOnlyRaisesALowerPriorityAndWaitingTakesTheOpenersNice
 
 TEST_F(PriorityTest, NiceOutsideTheRangeIsIgnored) {
   setUpWith(0, 0);
-  drv_.setThreadNice(mgr_.id, 1, 100);
+  drv_.setThreadNice(mgr_.id, 1, 5);
+  drv_.setThreadNice(mgr_.id, 1, 100);  // ignored: the thread still runs at 5
   Io got = nbread(mgr_, 1);
   EXPECT_EQ(got.error, EAGAIN);
   EXPECT_TRUE(got.set_nice);
   EXPECT_EQ(got.nice, 0);
+}
+
+TEST_F(PriorityTest, NoNiceChangeIsSentWhenTheThreadAlreadyRunsAtIt) {
+  setUpWith(3, 0);
+  drv_.setThreadNice(mgr_.id, 1, 3);  // already at the opener's nice
+  Io got = nbread(mgr_, 1);
+  EXPECT_EQ(got.error, EAGAIN);
+  EXPECT_FALSE(got.set_nice);
+  drv_.setThreadNice(mgr_.id, 1, 4);
+  got = nbread(mgr_, 1);
+  EXPECT_TRUE(got.set_nice);
+  EXPECT_EQ(got.nice, 3);
 }
 
 }  // namespace
