@@ -72,6 +72,7 @@ trap 'rm -rf "$guest_dir"' EXIT
 guest_bin=$guest_dir/bench_vm_compare
 strip --strip-debug -o "$guest_bin" "$binary" 2>/dev/null || cp "$binary" "$guest_bin"
 
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 host_date=$(date -u '+%Y-%m-%d %H:%M:%S UTC')
 out=$guest_dir/stdout
 err=$guest_dir/stderr
@@ -82,7 +83,8 @@ set -e
 # binder-vm's own lines (accelerator, VM time) and the harness's progress go to stderr.
 accel=$(grep -o 'BINDER_VM_EXIT=[0-9]* (.*)' "$err" | tail -1 || true)
 grep -v '^bench_vm_compare: .* repeat ' "$err" >&2 || true
-echo "# host: $(uname -r), $(nproc) CPUs, $host_date; binder-vm --cpus $cpus: ${accel:-exit $rc}"
+echo "# host: $(uname -r), $(nproc) CPUs, $host_date; load at start $load_start, at end" \
+  "$(cut -d' ' -f1-3 /proc/loadavg); binder-vm --cpus $cpus: ${accel:-exit $rc}"
 sed '/^== json$/,$d' "$out"
 if grep -q '^== json$' "$out"; then
   sed '1,/^== json$/d' "$out" >"$json"

@@ -415,6 +415,7 @@ bool report(const Options& options, const Results& results, const std::string& s
   for (const std::string& placement : options.placements) {
     std::printf("\n== placement %s: %s\n", placement.c_str(),
                 placement == "cpu0" ? "every process pinned to CPU 0"
+                : onlineCpus() == 1 ? "unpinned (1 CPU: every process on CPU 0)"
                                     : "unpinned (the scheduler places every process)");
     std::printf("%-8s %11s %11s %12s %12s  %-22s %-22s\n", "size", "kernel p50", "kernel p99",
                 "binderd p50", "binderd p99", "ratio p50", "ratio p99");
