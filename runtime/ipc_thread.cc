@@ -580,6 +580,7 @@ absl::Status IpcThread::skipUnknownCommand(uint32_t cmd) {
 
 void IpcThread::joinLoop(bool is_main) {
   queue(is_main ? BC_ENTER_LOOPER : BC_REGISTER_LOOPER);
+  looping_ = true;
   while (!state_.stopping()) {
     absl::StatusOr<uint32_t> cmd = nextCommand();
     if (!cmd.ok()) {
@@ -590,8 +591,9 @@ void IpcThread::joinLoop(bool is_main) {
     }
     (void)executeCommand(*cmd);
   }
+  looping_ = false;
   queue(BC_EXIT_LOOPER);
-  (void)flush();
+  (void)flush();  // with the frees still queued
 }
 
 absl::Status IpcThread::setupPolling() {

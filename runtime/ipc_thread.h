@@ -51,6 +51,10 @@ class IpcThread {
   absl::Status handlePolledCommands();
   // Write-only BINDER_WRITE_READ of the queued commands.
   absl::Status flush();
+  // True while the thread runs joinLoop: its next ioctl is never far, so a buffer free can wait
+  // for it (ProcessState::freeBuffer).
+  bool defersFrees() const { return looping_; }
+  void queueFree(binder_uintptr_t buffer) { queue(BC_FREE_BUFFER, &buffer, sizeof(buffer)); }
 
  private:
   void queue(uint32_t cmd);
@@ -88,6 +92,7 @@ class IpcThread {
   size_t in_size_ = 0;
   size_t in_pos_ = 0;
   bool polling_ = false;
+  bool looping_ = false;
   // Transactions this thread is part of right now (calls it waits in + calls it executes): a
   // dead reply by thread exit is only exact at depth 1 (raw_call.h replyDead).
   int depth_ = 0;

@@ -74,14 +74,21 @@ ProcessState::~ProcessState() {
 }
 
 IpcThread& ProcessState::thread() {
-  auto& engines = t_engines.engines;
-  for (auto& [id, engine] : engines) {
-    if (id == instance_id_) {
-      return *engine;
-    }
+  if (IpcThread* engine = currentThread()) {
+    return *engine;
   }
+  auto& engines = t_engines.engines;
   engines.emplace_back(instance_id_, std::make_unique<IpcThread>(*this));
   return *engines.back().second;
+}
+
+IpcThread* ProcessState::currentThread() {
+  for (auto& [id, engine] : t_engines.engines) {
+    if (id == instance_id_) {
+      return engine.get();
+    }
+  }
+  return nullptr;
 }
 
 // ---- Thread pool ---------------------------------------------------------------------------
@@ -295,6 +302,13 @@ absl::Status ProcessState::writeCommands(std::span<const uint8_t> commands) {
 }
 
 void ProcessState::freeBuffer(binder_uintptr_t buffer) {
+  // As libbinder: a looper thread sends the free with its next command, which follows at once
+  // (it goes back to reading), saving an ioctl per call; other threads free now so that no
+  // buffer is held by a thread that may not talk to the driver again for a long time.
+  if (IpcThread* engine = currentThread(); engine != nullptr && engine->defersFrees()) {
+    engine->queueFree(buffer);
+    return;
+  }
   std::vector<uint8_t> commands;
   putU32(commands, BC_FREE_BUFFER);
   const auto* p = reinterpret_cast<const uint8_t*>(&buffer);

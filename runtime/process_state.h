@@ -120,6 +120,8 @@ class ProcessState : public std::enable_shared_from_this<ProcessState> {
   void spawnPooledThread(bool is_main);
   // The calling thread's engine for this process.
   IpcThread& thread();
+  // The calling thread's engine if it has one (no engine is created).
+  IpcThread* currentThread();
   uint64_t instanceId() const { return instance_id_; }
 
  private:
