@@ -1072,6 +1072,7 @@ Session::CallResult Session::callPeer(Transaction&& tx, OutgoingFds&& fds) {
 
 void Session::forwardCall(ImportNode& node, const runtime::RawTransaction& call,
                           runtime::RawResponder* responder) {
+  static const pid_t own_pid = ::getpid();  // bindergw never forks; a syscall per call saved
   std::shared_ptr<Conn> conn = node.conn();
   if (conn == nullptr || closed()) {
     if (responder != nullptr)
@@ -1085,9 +1086,9 @@ void Session::forwardCall(ImportNode& node, const runtime::RawTransaction& call,
   tx.mutable_caller()->set_pid(call.tr.sender_pid);
   tx.mutable_caller()->set_euid(call.tr.sender_euid);
   std::optional<LocalConns::HopContext> hop;
-  if (call.tr.sender_pid > 0 && call.tr.sender_pid != ::getpid()) {
+  if (call.tr.sender_pid > 0 && call.tr.sender_pid != own_pid) {
     tx.mutable_caller()->set_process_key(static_cast<uint64_t>(call.tr.sender_pid));
-  } else if (call.tr.sender_pid == ::getpid() && t_serving.empty()) {
+  } else if (call.tr.sender_pid == own_pid && t_serving.empty()) {
     // One of our own threads relays a peer's call through this proxy node (a local hop).
     hop = ctx_.conns->takeHop(node.id());
     if (hop) {

@@ -240,9 +240,37 @@ absl::Status GrpcLink::send(Frame frame, Lane lane) {
       return absl::UnavailableError("session closed");
     }
   }
+  if (lane == Lane::kCall && queue_.empty() && !writing_ && !writer_paused_) {
+    return writeInline(std::move(frame), lock);
+  }
   queue_.push(lane, std::move(frame), bytes);
   lock.unlock();
   writer_cv_.notify_one();
+  return absl::OkStatus();
+}
+
+// Nothing is queued and nobody writes: the sender writes its frame itself, which saves the
+// hand-off to the writer thread (two context switches per frame). Only kCall frames, which
+// may block their sender anyway; kControl senders (the reader among them) never block here.
+absl::Status GrpcLink::writeInline(Frame&& frame, std::unique_lock<std::mutex>& lock) {
+  writing_ = true;
+  frame.set_frame_id(next_send_id_++);
+  last_send_ = Clock::now();
+  lock.unlock();
+  const bool written = stream_->write(frame);
+  lock.lock();
+  writing_ = false;
+  const bool wake = !queue_.empty() || closing_;
+  lock.unlock();
+  if (wake) {
+    writer_cv_.notify_one();
+  }
+  if (!written) {
+    beginClose(
+        detail::makeCloseStatus(ErrorCode::ERROR_CODE_UNSPECIFIED, "stream write failed", false),
+        std::nullopt);
+    return absl::UnavailableError("session closed");
+  }
   return absl::OkStatus();
 }
 
@@ -307,7 +335,7 @@ void GrpcLink::writerLoop() {
     {
       std::unique_lock lock(mu_);
       writer_cv_.wait(lock, [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        return closing_ || (!writer_paused_ && !queue_.empty());
+        return !writing_ && (closing_ || (!writer_paused_ && !queue_.empty()));
       });
       if (closing_) {
         if (!pending_fatal_) {
@@ -322,8 +350,14 @@ void GrpcLink::writerLoop() {
       }
       frame.set_frame_id(next_send_id_++);
       last_send_ = Clock::now();
+      writing_ = true;
     }
-    if (!stream_->write(frame)) {
+    const bool written = stream_->write(frame);
+    {
+      std::lock_guard lock(mu_);
+      writing_ = false;
+    }
+    if (!written) {
       beginClose(
           detail::makeCloseStatus(ErrorCode::ERROR_CODE_UNSPECIFIED, "stream write failed", false),
           std::nullopt);

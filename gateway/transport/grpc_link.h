@@ -80,6 +80,8 @@ class GrpcLink final : public Link, public std::enable_shared_from_this<GrpcLink
   void handleHandshake(netbinder::v1::Frame&& frame);
   void handleFatalError(const netbinder::v1::Error& error);
   void writerLoop();
+  // Called with `lock` (on mu_) held; returns with it released.
+  absl::Status writeInline(netbinder::v1::Frame&& frame, std::unique_lock<std::mutex>& lock);
   void monitorLoop();
   void enqueueControl(netbinder::v1::Frame&& frame);
   void sendError(netbinder::v1::ErrorCode code, const std::string& message, uint64_t ref_frame_id,
@@ -117,6 +119,9 @@ class GrpcLink final : public Link, public std::enable_shared_from_this<GrpcLink
   bool monitor_stop_ ABSL_GUARDED_BY(mu_) = false;
   detail::SendQueue queue_ ABSL_GUARDED_BY(mu_);
   bool writer_paused_ ABSL_GUARDED_BY(mu_) = false;
+  // A thread is in stream_->write(): the writer thread or a sender writing its own kCall frame
+  // (send's fast path). Frames are written one at a time, in frame_id order.
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
   size_t blocked_senders_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t next_send_id_ ABSL_GUARDED_BY(mu_) = 1;
   uint64_t next_ping_nonce_ ABSL_GUARDED_BY(mu_) = 1;
