@@ -422,8 +422,12 @@ void Session::onTransaction(Transaction&& tx) {
         }
       }
       if (waiter != nullptr) {
-        std::lock_guard wlock(waiter->mu);
-        waiter->nested.push_back(std::move(tx));
+        {
+          std::lock_guard wlock(waiter->mu);
+          waiter->nested.push_back(std::move(tx));
+        }
+        // Notified without waiter->mu, so that the woken thread does not block on it at once;
+        // mu_, still held, keeps the waiter alive (callPeer takes mu_ before it returns).
         waiter->cv.notify_all();
       } else {
         std::weak_ptr<Session> weak = weak_from_this();
@@ -454,9 +458,11 @@ void Session::onReply(Reply&& reply) {
       Waiter* waiter = it->second;
       outgoing_.erase(it);
       if (waiter != nullptr) {
-        std::lock_guard wlock(waiter->mu);
-        waiter->reply = std::move(reply);
-        waiter->cv.notify_all();
+        {
+          std::lock_guard wlock(waiter->mu);
+          waiter->reply = std::move(reply);
+        }
+        waiter->cv.notify_all();  // under mu_ only, as for nested calls above
       } else if (reply.outcome() != v1::REPLY_OUTCOME_OK || reply.parcel().objects_size() == 0) {
         received_fds_.erase(ParcelKey{'R', reply.call_id(), 0});
       } else {

@@ -3,16 +3,19 @@
 namespace nb::gateway {
 
 bool WorkerPool::submit(std::function<void()> task) {
-  std::lock_guard lock(mu_);
-  if (stopping_) {
-    return false;
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) {
+      return false;
+    }
+    queue_.push_back(std::move(task));
+    if (idle_ < queue_.size() && threads_.size() < max_threads_) {
+      threads_.emplace_back([this] { run(); });
+      return true;
+    }
   }
-  queue_.push_back(std::move(task));
-  if (idle_ >= queue_.size() || threads_.size() >= max_threads_) {
-    cv_.notify_one();
-    return true;
-  }
-  threads_.emplace_back([this] { run(); });
+  // After unlocking: a worker woken under the lock would block on it at once.
+  cv_.notify_one();
   return true;
 }
 
