@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -845,6 +846,33 @@ TEST_P(BinderdTest, NonblockingReadWithNothingToDoIsEagain) {
   BinderClient::putU32(w, BC_ENTER_LOOPER);
   std::vector<uint8_t> read;
   EXPECT_EQ(b.writeRead(w, &read, 256), EAGAIN);
+}
+
+// The library caches O_NONBLOCK: FIONBIO through nb_binder_ioctl, and fcntl(F_SETFL) followed by
+// nb_binder_refresh_flags (what the shim does), must both reach the next read.
+TEST_P(BinderdTest, NonblockingSetAfterOpenIsSeenByTheNextRead) {
+  REQUIRE_CORE();
+  std::vector<uint8_t> w;
+  BinderClient::putU32(w, BC_ENTER_LOOPER);
+  std::vector<uint8_t> read;
+  int32_t v;
+  BinderClient by_ioctl(daemon_.socket(), 0);
+  ASSERT_TRUE(by_ioctl.ok());
+  ASSERT_EQ(by_ioctl.map(), 0);
+  ASSERT_EQ(by_ioctl.version(&v),
+            0);  // a new thread's first ioctl returns at once (§ looper_need_return)
+  int on = 1;
+  ASSERT_EQ(nb_binder_ioctl(by_ioctl.fd(), FIONBIO, &on), 0);
+  EXPECT_NE(::fcntl(by_ioctl.fd(), F_GETFL) & O_NONBLOCK, 0);
+  EXPECT_EQ(by_ioctl.writeRead(w, &read, 256), EAGAIN);
+
+  BinderClient by_fcntl(daemon_.socket(), 0);
+  ASSERT_TRUE(by_fcntl.ok());
+  ASSERT_EQ(by_fcntl.map(), 0);
+  ASSERT_EQ(by_fcntl.version(&v), 0);
+  ASSERT_EQ(::fcntl(by_fcntl.fd(), F_SETFL, O_NONBLOCK), 0);
+  nb_binder_refresh_flags(by_fcntl.fd());
+  EXPECT_EQ(by_fcntl.writeRead(w, &read, 256), EAGAIN);
 }
 
 // ---- Robustness of the daemon against malformed clients ----------------------------------------
