@@ -20,7 +20,6 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -47,6 +46,7 @@
 #include "bench/fake_peers.h"
 #include "bench/grpc_floor.h"
 #include "bench/procs.h"
+#include "bench/report.h"
 #include "bench/sock_floor.h"
 
 namespace nb::bench {
@@ -87,15 +87,6 @@ struct Row {
   double ratio_max = 0;
   int runs = 1;  // repeats that measured this row
 };
-
-double median(std::vector<double> values) {
-  if (values.empty()) {
-    return 0;
-  }
-  std::sort(values.begin(), values.end());
-  const size_t n = values.size();
-  return n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
-}
 
 // One row per (placement, row, size) over the repeats, in the first repeat's order: medians of
 // p50, p99, rate, floor and ratio (each repeat's ratio pairs a row with the floor measured next to
@@ -166,42 +157,7 @@ std::vector<Row> aggregate(const std::vector<std::vector<Row>>& repeats) {
   return out;
 }
 
-std::string sizeName(size_t size) {
-  if (size >= 1024 * 1024) {
-    return absl::StrCat(size / (1024 * 1024), " MiB");
-  }
-  if (size >= 1024) {
-    return absl::StrCat(size / 1024, " KiB");
-  }
-  return absl::StrCat(size, " B");
-}
-
 std::string selfExe() { return fs::read_symlink("/proc/self/exe").string(); }
-
-std::string readFirstLine(const std::string& path, const std::string& prefix) {
-  std::ifstream in(path);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (prefix.empty() || line.rfind(prefix, 0) == 0) {
-      return line;
-    }
-  }
-  return "";
-}
-
-std::string cpuModel() {
-  std::string line = readFirstLine("/proc/cpuinfo", "model name");
-  const size_t colon = line.find(':');
-  return colon == std::string::npos ? "unknown" : line.substr(colon + 2);
-}
-
-std::string kernel() {
-  utsname u{};
-  ::uname(&u);
-  return u.release;
-}
-
-std::string loadAvg() { return readFirstLine("/proc/loadavg", ""); }
 
 // CPU seconds: every CPU's busy time (/proc/stat: user nice system irq softirq steal), and ours
 // (this process and its reaped children). busy - ours = what other programs used meanwhile.
@@ -235,29 +191,6 @@ double foreignPercent(const CpuTimes& a, const CpuTimes& b) {
   const double wall = static_cast<double>(b.wall_ns - a.wall_ns) / 1e9;
   const double cpus = static_cast<double>(::sysconf(_SC_NPROCESSORS_ONLN));
   return 100.0 * ((b.busy_s - a.busy_s) - (b.ours_s - a.ours_s)) / (wall * cpus);
-}
-
-std::string nowIso() {
-  char buf[64];
-  const std::time_t t = std::time(nullptr);
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S %Z", std::localtime(&t));
-  return buf;
-}
-
-void setPlacement(const std::string& placement) {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (placement == "cpu0") {
-    CPU_SET(0, &set);
-  } else {
-    const long cpus = ::sysconf(_SC_NPROCESSORS_ONLN);
-    for (long cpu = 0; cpu < cpus; ++cpu) {
-      CPU_SET(static_cast<int>(cpu), &set);
-    }
-  }
-  if (::sched_setaffinity(0, sizeof set, &set) != 0) {
-    dieErrno("sched_setaffinity");
-  }
 }
 
 int freeTcpPort() {
@@ -988,24 +921,13 @@ void printTable(const std::vector<Row>& rows, FILE* out) {
   }
 }
 
-std::string jsonString(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-    }
-    out += c;
-  }
-  return out + "\"";
-}
-
 void writeJson(const std::vector<Row>& rows, const Options& options, const std::string& started,
                const std::string& load_start, const std::vector<std::string>& noise,
                const std::string& path) {
   std::ofstream out(path);
   out << "{\n  \"date\": " << jsonString(started) << ",\n  \"cpu\": " << jsonString(cpuModel())
       << ",\n  \"nproc\": " << ::sysconf(_SC_NPROCESSORS_ONLN)
-      << ",\n  \"kernel\": " << jsonString(kernel())
+      << ",\n  \"kernel\": " << jsonString(kernelRelease())
       << ",\n  \"loadavg_start\": " << jsonString(load_start)
       << ",\n  \"loadavg_end\": " << jsonString(loadAvg()) << ",\n  \"scale\": " << options.scale
       << ",\n  \"max_ms\": " << options.max_ms << ",\n  \"repeat\": " << options.repeat
@@ -1093,10 +1015,10 @@ int runHarness(const Flags& flags) {
   if (::mkdtemp(root.data()) == nullptr) {
     dieErrno("mkdtemp");
   }
-  const std::string started = nowIso();
+  const std::string started = nowUtc();
   const std::string load_start = loadAvg();
   std::printf("# netbinder bench, %s; %s, %ld CPUs, kernel %s; load at start %s\n", started.c_str(),
-              cpuModel().c_str(), ::sysconf(_SC_NPROCESSORS_ONLN), kernel().c_str(),
+              cpuModel().c_str(), ::sysconf(_SC_NPROCESSORS_ONLN), kernelRelease().c_str(),
               load_start.c_str());
   std::printf(
       "# p50/p99 of round trips in us; rates per second; ratio = row / floor (rates: "

@@ -21,6 +21,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "bench/common.h"
+#include "bench/raw_echo.h"
 #include "runtime/binder.h"
 #include "runtime/process_state.h"
 #include "runtime/proxy.h"
@@ -184,35 +185,9 @@ Target lookup(const std::shared_ptr<runtime::ProcessState>& state, const std::st
   return {*binder, (*binder)->asProxy()->handle()};
 }
 
-// One sync call: empty on a reply of `expect` bytes, else what went wrong.
-std::string tryCall(runtime::ProcessState& state, uint32_t handle, uint32_t code,
-                    std::span<const uint8_t> data, std::optional<size_t> expect) {
-  auto result = runtime::transactRaw(state, handle, code, 0, {data, {}, {}});
-  if (!result.ok()) {
-    return absl::StrCat("transact: ", result.status().ToString());
-  }
-  switch (result->outcome) {
-    case runtime::RawOutcome::kReply:
-      break;
-    case runtime::RawOutcome::kStatusCode:
-      return absl::StrCat("status reply ", result->status);
-    case runtime::RawOutcome::kFailedReply:
-      return absl::StrCat("BR_FAILED_REPLY errno ", result->error_errno, " (",
-                          std::strerror(result->error_errno), ")");
-    case runtime::RawOutcome::kDeadReply:
-      return "BR_DEAD_REPLY";
-    case runtime::RawOutcome::kFrozenReply:
-      return "BR_FROZEN_REPLY";
-  }
-  if (expect.has_value() && result->parcel.dataSize() != *expect) {
-    return absl::StrCat("echo of ", *expect, " bytes came back as ", result->parcel.dataSize());
-  }
-  return "";
-}
-
 void call(runtime::ProcessState& state, uint32_t handle, uint32_t code,
           std::span<const uint8_t> data, std::optional<size_t> expect) {
-  if (std::string error = tryCall(state, handle, code, data, expect); !error.empty()) {
+  if (std::string error = rawCallProblem(state, handle, code, data, expect); !error.empty()) {
     die(error);
   }
 }
@@ -244,7 +219,7 @@ void runRtt(const std::shared_ptr<runtime::ProcessState>& state, const Target& t
     std::string error;
     std::vector<int64_t> samples = measureRtt(rttBudget(size, scale, max_ms), [&] {
       if (error.empty()) {
-        error = tryCall(*state, target.handle, kEchoCode, payload, size);
+        error = rawCallProblem(*state, target.handle, kEchoCode, payload, size);
       }
     });
     if (error.empty()) {

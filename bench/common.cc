@@ -1,5 +1,8 @@
 #include "bench/common.h"
 
+#include <sched.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
@@ -76,6 +79,22 @@ void dieErrno(const char* what) {
 void die(const std::string& what) {
   std::fprintf(stderr, "bench: %s\n", what.c_str());
   std::exit(1);
+}
+
+void setPlacement(const std::string& placement) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (placement == "cpu0") {
+    CPU_SET(0, &set);
+  } else {
+    const long cpus = ::sysconf(_SC_NPROCESSORS_ONLN);
+    for (long cpu = 0; cpu < cpus; ++cpu) {
+      CPU_SET(static_cast<int>(cpu), &set);
+    }
+  }
+  if (::sched_setaffinity(0, sizeof set, &set) != 0) {
+    dieErrno("sched_setaffinity");
+  }
 }
 
 }  // namespace nb::bench

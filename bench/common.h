@@ -63,6 +63,10 @@ std::string rateLine(size_t size, size_t count, int64_t elapsed_ns);
 // A deterministic payload of `size` bytes.
 std::vector<uint8_t> makePayload(size_t size);
 
+// Pins the calling process (and what it starts later) to CPU 0 for "cpu0", else to every online
+// CPU; exits on failure.
+void setPlacement(const std::string& placement);
+
 // Prints "bench: WHAT: strerror(errno)" to stderr and exits 1 (roles only).
 [[noreturn]] void dieErrno(const char* what);
 [[noreturn]] void die(const std::string& what);

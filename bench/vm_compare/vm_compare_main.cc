@@ -18,7 +18,6 @@
 // Exit status 0 only when every row was measured in every repeat.
 #include <sched.h>
 #include <sys/stat.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -40,6 +39,7 @@
 #include "absl/strings/str_split.h"
 #include "bench/common.h"
 #include "bench/procs.h"
+#include "bench/report.h"
 #include "bench/vm_compare/vm_roles.h"
 
 namespace nb::bench::vmcmp {
@@ -72,88 +72,7 @@ struct Sample {
 // results[placement][backend][size] = one Sample per repeat.
 using Results = std::map<std::string, std::map<std::string, std::map<size_t, std::vector<Sample>>>>;
 
-std::string sizeName(size_t size) {
-  if (size >= 1024 * 1024 && size % (1024 * 1024) == 0) {
-    return absl::StrCat(size / (1024 * 1024), " MiB");
-  }
-  if (size >= 1024 && size % 1024 == 0) {
-    return absl::StrCat(size / 1024, " KiB");
-  }
-  return absl::StrCat(size, " B");
-}
-
-std::string readFirstLine(const std::string& path, const std::string& prefix) {
-  std::ifstream in(path);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (prefix.empty() || line.rfind(prefix, 0) == 0) {
-      return line;
-    }
-  }
-  return "";
-}
-
-std::string cpuModel() {
-  std::string line = readFirstLine("/proc/cpuinfo", "model name");
-  const size_t colon = line.find(':');
-  return colon == std::string::npos ? "unknown" : line.substr(colon + 2);
-}
-
-std::string kernelRelease() {
-  utsname u{};
-  ::uname(&u);
-  return u.release;
-}
-
-std::string nowUtc() {
-  char buf[64];
-  const std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  ::gmtime_r(&t, &tm);
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm);
-  return buf;
-}
-
 long onlineCpus() { return ::sysconf(_SC_NPROCESSORS_ONLN); }
-
-void setPlacement(const std::string& placement) {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (placement == "cpu0") {
-    CPU_SET(0, &set);
-  } else {
-    for (long cpu = 0; cpu < onlineCpus(); ++cpu) {
-      CPU_SET(static_cast<int>(cpu), &set);
-    }
-  }
-  if (::sched_setaffinity(0, sizeof set, &set) != 0) {
-    dieErrno("sched_setaffinity");
-  }
-}
-
-double median(std::vector<double> values) {
-  if (values.empty()) {
-    return 0;
-  }
-  std::sort(values.begin(), values.end());
-  const size_t n = values.size();
-  return n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
-}
-
-std::string jsonString(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      out += absl::StrFormat("\\u%04x", static_cast<int>(c));
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
-}
 
 class Harness {
  public:

@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "bench/common.h"
+#include "bench/raw_echo.h"
 #include "local_driver/io/daemon.h"
 #include "runtime/binder.h"
 #include "runtime/device.h"
@@ -104,33 +105,6 @@ class Hub final : public runtime::LocalBinder {
   const std::shared_ptr<EchoNode> echo_;
 };
 
-// One sync echo call: empty on a reply of `size` bytes, else what went wrong.
-std::string echoOnce(runtime::ProcessState& state, uint32_t handle,
-                     std::span<const uint8_t> payload) {
-  auto result = runtime::transactRaw(state, handle, kEchoCode, 0, {payload, {}, {}});
-  if (!result.ok()) {
-    return absl::StrCat("transact: ", result.status().ToString());
-  }
-  switch (result->outcome) {
-    case runtime::RawOutcome::kReply:
-      break;
-    case runtime::RawOutcome::kStatusCode:
-      return absl::StrCat("status reply ", result->status);
-    case runtime::RawOutcome::kFailedReply:
-      return absl::StrCat("BR_FAILED_REPLY errno ", result->error_errno, " (",
-                          std::strerror(result->error_errno), ")");
-    case runtime::RawOutcome::kDeadReply:
-      return "BR_DEAD_REPLY";
-    case runtime::RawOutcome::kFrozenReply:
-      return "BR_FROZEN_REPLY";
-  }
-  if (result->parcel.dataSize() != payload.size()) {
-    return absl::StrCat("echo of ", payload.size(), " bytes came back as ",
-                        result->parcel.dataSize());
-  }
-  return "";
-}
-
 }  // namespace
 
 int runBinderdRole(const Flags& flags) {
@@ -199,7 +173,7 @@ int runClientRole(const Flags& flags) {
     std::string error;
     std::vector<int64_t> samples = measureRtt(rttBudget(size, scale, max_ms), [&] {
       if (error.empty()) {
-        error = echoOnce(*state, handle, payload);
+        error = rawCallProblem(*state, handle, kEchoCode, payload, payload.size());
       }
     });
     if (error.empty()) {

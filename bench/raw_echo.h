@@ -1,0 +1,19 @@
+// One sync raw call as the benchmark clients make it, checked (bench and bench_vm_compare).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+
+#include "runtime/process_state.h"
+
+namespace nb::bench {
+
+// Calls `code` on `handle` with `data` (runtime/raw_call.h transactRaw). Returns "" on a reply of
+// `expect` bytes (any size when nullopt), else what went wrong, for the row's error.
+std::string rawCallProblem(runtime::ProcessState& state, uint32_t handle, uint32_t code,
+                           std::span<const uint8_t> data, std::optional<size_t> expect);
+
+}  // namespace nb::bench
