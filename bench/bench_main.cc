@@ -638,22 +638,6 @@ class Harness {
     rows_.push_back(row);
   }
 
-  static int64_t rssKiB(pid_t pid) {
-    std::ifstream in(absl::StrCat("/proc/", pid, "/status"));
-    std::string line;
-    int64_t total = 0;
-    while (std::getline(in, line)) {
-      for (const char* key : {"RssAnon:", "RssFile:", "RssShmem:"}) {
-        if (line.rfind(key, 0) == 0) {
-          int64_t kib = 0;
-          std::istringstream(line.substr(std::strlen(key))) >> kib;
-          total += kib;
-        }
-      }
-    }
-    return total;
-  }
-
   void threadRows(Procs& procs, const std::string& placement, const std::string& what,
                   const std::string& service, const std::string& host,
                   const std::vector<int>& counts, bool up) {

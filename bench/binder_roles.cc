@@ -31,29 +31,6 @@
 namespace nb::bench {
 namespace {
 
-std::string flagOr(const Flags& flags, const std::string& key, const std::string& fallback) {
-  auto it = flags.find(key);
-  return it == flags.end() ? fallback : it->second;
-}
-
-int64_t intFlag(const Flags& flags, const std::string& key, int64_t fallback) {
-  int64_t value = fallback;
-  auto it = flags.find(key);
-  if (it != flags.end() && !absl::SimpleAtoi(it->second, &value)) {
-    die(absl::StrCat("--", key, ": not a number: ", it->second));
-  }
-  return value;
-}
-
-double doubleFlag(const Flags& flags, const std::string& key, double fallback) {
-  double value = fallback;
-  auto it = flags.find(key);
-  if (it != flags.end() && !absl::SimpleAtod(it->second, &value)) {
-    die(absl::StrCat("--", key, ": not a number: ", it->second));
-  }
-  return value;
-}
-
 std::shared_ptr<runtime::ProcessState> openState(uint32_t max_threads) {
   runtime::ProcessOptions options;
   options.receive_area_size = kBenchReceiveArea;

@@ -14,6 +14,8 @@
 #include <map>
 #include <string>
 
+#include "bench/common.h"  // Flags
+
 namespace nb::bench {
 
 inline constexpr uint32_t kEchoCode = 1;
@@ -22,8 +24,6 @@ inline constexpr uint32_t kWaitCountCode = 3;
 inline constexpr uint32_t kSinkCode = 4;
 inline constexpr uint32_t kDumpCode = 5;
 inline constexpr size_t kBenchReceiveArea = size_t{4} << 20;
-
-using Flags = std::map<std::string, std::string>;
 
 // --nodes N (4) --prefix P (bench.); prints "ready" once every node is registered, then serves
 // until killed.

@@ -10,7 +10,11 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 
 namespace nb::bench {
@@ -95,6 +99,45 @@ void setPlacement(const std::string& placement) {
   if (::sched_setaffinity(0, sizeof set, &set) != 0) {
     dieErrno("sched_setaffinity");
   }
+}
+
+std::string flagOr(const Flags& flags, const std::string& key, const std::string& fallback) {
+  auto it = flags.find(key);
+  return it == flags.end() ? fallback : it->second;
+}
+
+int64_t intFlag(const Flags& flags, const std::string& key, int64_t fallback) {
+  int64_t value = fallback;
+  auto it = flags.find(key);
+  if (it != flags.end() && !absl::SimpleAtoi(it->second, &value)) {
+    die(absl::StrCat("--", key, ": not a number: ", it->second));
+  }
+  return value;
+}
+
+double doubleFlag(const Flags& flags, const std::string& key, double fallback) {
+  double value = fallback;
+  auto it = flags.find(key);
+  if (it != flags.end() && !absl::SimpleAtod(it->second, &value)) {
+    die(absl::StrCat("--", key, ": not a number: ", it->second));
+  }
+  return value;
+}
+
+int64_t rssKiB(pid_t pid) {
+  std::ifstream in(absl::StrCat("/proc/", pid, "/status"));
+  std::string line;
+  int64_t total = 0;
+  while (std::getline(in, line)) {
+    for (const char* key : {"RssAnon:", "RssFile:", "RssShmem:"}) {
+      if (line.rfind(key, 0) == 0) {
+        int64_t kib = 0;
+        std::istringstream(line.substr(std::strlen(key))) >> kib;
+        total += kib;
+      }
+    }
+  }
+  return total;
 }
 
 }  // namespace nb::bench

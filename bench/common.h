@@ -6,8 +6,11 @@
 //   ready                         a server role is listening / registered
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -62,6 +65,15 @@ std::string rateLine(size_t size, size_t count, int64_t elapsed_ns);
 
 // A deterministic payload of `size` bytes.
 std::vector<uint8_t> makePayload(size_t size);
+
+// A role's --key value flags, and their typed reads (a malformed number ends the role).
+using Flags = std::map<std::string, std::string>;
+std::string flagOr(const Flags& flags, const std::string& key, const std::string& fallback);
+int64_t intFlag(const Flags& flags, const std::string& key, int64_t fallback);
+double doubleFlag(const Flags& flags, const std::string& key, double fallback);
+
+// Resident memory of a process in KiB: RssAnon + RssFile + RssShmem of /proc/PID/status.
+int64_t rssKiB(pid_t pid);
 
 // Pins the calling process (and what it starts later) to CPU 0 for "cpu0", else to every online
 // CPU; exits on failure.

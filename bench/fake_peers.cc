@@ -33,31 +33,6 @@ namespace v1 = netbinder::v1;
 constexpr uint32_t kRootList = 1;
 constexpr uint32_t kRootGet = 2;
 
-int64_t intFlag(const Flags& flags, const std::string& key, int64_t fallback) {
-  int64_t value = fallback;
-  auto it = flags.find(key);
-  if (it != flags.end() && !absl::SimpleAtoi(it->second, &value)) {
-    die(absl::StrCat("--", key, ": not a number: ", it->second));
-  }
-  return value;
-}
-
-int64_t rssKiB(int64_t pid) {
-  std::ifstream in(absl::StrCat("/proc/", pid, "/status"));
-  std::string line;
-  int64_t total = 0;
-  while (std::getline(in, line)) {
-    for (const char* key : {"RssAnon:", "RssFile:", "RssShmem:"}) {
-      if (line.rfind(key, 0) == 0) {
-        int64_t kib = 0;
-        std::istringstream(line.substr(std::string(key).size())) >> kib;
-        total += kib;
-      }
-    }
-  }
-  return total;
-}
-
 // Shared by every peer: the step's progress.
 struct Progress {
   std::mutex mu;

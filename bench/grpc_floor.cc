@@ -18,11 +18,6 @@
 namespace nb::bench {
 namespace {
 
-std::string flagOr(const Flags& flags, const std::string& key, const std::string& fallback) {
-  auto it = flags.find(key);
-  return it == flags.end() ? fallback : it->second;
-}
-
 constexpr uint32_t kStreamSinkCode = 2;
 constexpr uint32_t kStreamEndCode = 3;
 

@@ -28,20 +28,6 @@
 namespace nb::bench::vmcmp {
 namespace {
 
-std::string flagOr(const Flags& flags, const std::string& key, const std::string& fallback) {
-  auto it = flags.find(key);
-  return it == flags.end() ? fallback : it->second;
-}
-
-double doubleFlag(const Flags& flags, const std::string& key, double fallback) {
-  double value = fallback;
-  auto it = flags.find(key);
-  if (it != flags.end() && !absl::SimpleAtod(it->second, &value)) {
-    die(absl::StrCat("--", key, ": not a number: ", it->second));
-  }
-  return value;
-}
-
 // As bench/binder_roles.cc: 4 MiB receive areas (the kernel's maximum) so that 1 MiB fits, and a
 // started pool.
 std::shared_ptr<runtime::ProcessState> openState(const Flags& flags, uint32_t max_threads) {
