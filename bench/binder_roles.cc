@@ -186,26 +186,7 @@ void runRtt(const std::shared_ptr<runtime::ProcessState>& state, const Target& t
             const Flags& flags) {
   const double scale = doubleFlag(flags, "scale", 1.0);
   const int64_t max_ms = intFlag(flags, "max-ms", 3000);
-  for (absl::string_view part : absl::StrSplit(flagOr(flags, "sizes", "0"), ',')) {
-    size_t size = 0;
-    if (!absl::SimpleAtoi(part, &size)) {
-      die(absl::StrCat("--sizes: ", part));
-    }
-    const std::vector<uint8_t> payload = makePayload(size);
-    // A failed call ends this size ("fail SIZE why" instead of an rtt line); the next size runs.
-    std::string error;
-    std::vector<int64_t> samples = measureRtt(rttBudget(size, scale, max_ms), [&] {
-      if (error.empty()) {
-        error = rawCallProblem(*state, target.handle, kEchoCode, payload, size);
-      }
-    });
-    if (error.empty()) {
-      std::printf("%s\n", rttLine(size, rttStats(std::move(samples))).c_str());
-    } else {
-      std::printf("fail %zu %s\n", size, error.c_str());
-    }
-    std::fflush(stdout);
-  }
+  printEchoRtts(*state, target.handle, kEchoCode, flagOr(flags, "sizes", "0"), scale, max_ms);
 }
 
 void runOneway(const std::shared_ptr<runtime::ProcessState>& state, const std::string& service,

@@ -16,4 +16,10 @@ namespace nb::bench {
 std::string rawCallProblem(runtime::ProcessState& state, uint32_t handle, uint32_t code,
                            std::span<const uint8_t> data, std::optional<size_t> expect);
 
+// The round-trip rows of a client role: for each size in `sizes` ("0,128,..."), echo calls of
+// `code` on `handle` within rttBudget(size, scale, max_ms), printing "rtt ..." or, when a call
+// fails, "fail SIZE why" (the next size still runs).
+void printEchoRtts(runtime::ProcessState& state, uint32_t handle, uint32_t code,
+                   const std::string& sizes, double scale, int64_t max_ms);
+
 }  // namespace nb::bench

@@ -149,26 +149,7 @@ int runClientRole(const Flags& flags) {
   const uint32_t handle = (*echo)->asProxy()->handle();
   reply->release();
 
-  for (absl::string_view part : absl::StrSplit(flagOr(flags, "sizes", "0"), ',')) {
-    size_t size = 0;
-    if (!absl::SimpleAtoi(part, &size)) {
-      die(absl::StrCat("--sizes: ", part));
-    }
-    const std::vector<uint8_t> payload = makePayload(size);
-    // A failed call ends this size ("fail SIZE why"); the next size runs.
-    std::string error;
-    std::vector<int64_t> samples = measureRtt(rttBudget(size, scale, max_ms), [&] {
-      if (error.empty()) {
-        error = rawCallProblem(*state, handle, kEchoCode, payload, payload.size());
-      }
-    });
-    if (error.empty()) {
-      std::printf("%s\n", rttLine(size, rttStats(std::move(samples))).c_str());
-    } else {
-      std::printf("fail %zu %s\n", size, error.c_str());
-    }
-    std::fflush(stdout);
-  }
+  printEchoRtts(*state, handle, kEchoCode, flagOr(flags, "sizes", "0"), scale, max_ms);
   std::printf("done\n");
   std::fflush(stdout);
   // Leave without tearing the pool down politely, as bench's clients do.
