@@ -112,6 +112,29 @@ TEST(SafeMemoryTest, ReportsFaultsInsteadOfCrashing) {
   ::munmap(ro, 4096);
 }
 
+// Two ranges in one process_vm_writev: which one faulted decides the ioctl's errno (read stream
+// or bwr), so the result must name it, and a good first range must be written either way.
+TEST(SafeMemoryTest, TwoWritesNameTheRangeThatFaulted) {
+  const uint64_t a = 0xaaaaaaaaaaaaaaaa;
+  const uint64_t b = 0xbbbbbbbbbbbbbbbb;
+  uint64_t first = 0;
+  uint64_t second = 0;
+  const auto at = [](uint64_t& v) { return reinterpret_cast<uint64_t>(&v); };
+  EXPECT_EQ(safeWrite2(at(first), &a, sizeof(a), at(second), &b, sizeof(b)), 0);
+  EXPECT_EQ(first, a);
+  EXPECT_EQ(second, b);
+  void* ro = ::mmap(nullptr, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(ro, MAP_FAILED);
+  const auto bad = reinterpret_cast<uint64_t>(ro);
+  first = 0;
+  EXPECT_EQ(safeWrite2(at(first), &a, sizeof(a), bad, &b, sizeof(b)), 2);
+  EXPECT_EQ(first, a);
+  second = 0;
+  EXPECT_EQ(safeWrite2(bad, &a, sizeof(a), at(second), &b, sizeof(b)), 1);
+  EXPECT_EQ(second, 0u);  // not attempted after the first range faulted
+  ::munmap(ro, 4096);
+}
+
 TEST(BinderClientTest, NoDaemonMeansNoDevice) {
   ::setenv("NETBINDER_DIR", "/nonexistent-netbinder-dir", 1);
   EXPECT_EQ(nb_binder_open("/dev/binder", O_RDWR), -1);
